@@ -1,0 +1,1 @@
+"""Pitlane registry: the FastAPI service resolving Git tags into ML packages."""

@@ -1,0 +1,57 @@
+"""Shared fixtures. Every test runs with an isolated HOME and PITLANE_HOME.
+
+Service fixtures (SeaweedFS S3, PostgreSQL, uvicorn, Chromium) live in
+tests/services/ and are session-scoped: each starts once per test run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "tests.services.s3",
+    "tests.services.browser",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+BAGS = FIXTURES / "bags"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PITLANE_HOME", str(home / "pitlane"))
+    for var in ("PITLANE_REGISTRY_URL", "PITLANE_TOKEN", "PITLANE_DATABASE_URL", "PITLANE_RAY_ADDRESS"):
+        monkeypatch.delenv(var, raising=False)
+    # Real git needs an identity; a user would have one in ~/.gitconfig.
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Pitlane Test\n\temail = test@pitlane.local\n[init]\n\tdefaultBranch = main\n"
+    )
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    yield home
+
+
+@pytest.fixture
+def bags_dir() -> Path:
+    return BAGS
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    return repo
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None or os.path.exists(tool)

@@ -1,0 +1,1 @@
+"""Rosbag reading, indexing (metadata without payloads), slicing and frames."""

@@ -1,0 +1,1 @@
+"""Data repo (Git + DVC), catalog of bag sidecars, and the search language."""

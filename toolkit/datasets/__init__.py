@@ -1,0 +1,1 @@
+"""Frame datasets, annotation export/import, and auto-labeling."""

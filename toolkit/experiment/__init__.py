@@ -1,0 +1,1 @@
+"""Experiment spec, Hydra compose, running, resume and run records."""

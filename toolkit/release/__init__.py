@@ -1,0 +1,1 @@
+"""Release tags (GTO grammar), package manifests, provenance and verification."""
