@@ -57,6 +57,14 @@ class SliceRangeError(BagError):
     pass
 
 
+class BagNotFoundError(BagError, NotFoundError):
+    exit_code = 3
+
+
+class BagPermissionError(BagError, PermissionDeniedError):
+    exit_code = 4
+
+
 # --- data repo and search -----------------------------------------------
 class DataRepoError(UserError):
     pass
