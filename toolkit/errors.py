@@ -123,3 +123,12 @@ class RegistryError(PitlaneError):
 
 class IntegrityError(UserError):
     """A downloaded file or an audit chain fails verification."""
+
+
+# --- CI workflows -----------------------------------------------------------
+class WorkflowError(UserError):
+    """A workflow file is invalid, or the local harness cannot run part of it."""
+
+
+class WorkflowFailedError(WorkflowError):
+    """A job of a workflow run by the local harness failed; the message names the step."""
