@@ -1,0 +1,96 @@
+"""The package manifest: the JSON document carried in a release tag's message.
+
+Format ``pitlane.package/v1``::
+
+    {"schema": "pitlane.package/v1", "name": "perception/detector", "version": "v1.2.0",
+     "tag": "perception/detector@v1.2.0", "commit": "<sha1>", "created_at": "...", "created_by": "...",
+     "files": [{"path": "models", "md5": "<hex>.dir", "size": 123, "nfiles": 2, "hash": "md5"}],
+     "run": {"path": "run.json", "sha256": "<hex>", "md5": "<hex>", "summary": {...}},
+     "deps": [{"path": "data/slices/a.mcap", "md5": "<hex>", "stage": "train"}],
+     "tool": "pitlane 0.1.0"}
+
+GTO ignores the message content, so the tag stays valid for ``gto show``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from toolkit.errors import ReleaseError
+
+SCHEMA = "pitlane.package/v1"
+
+
+class ManifestFile(BaseModel):
+    path: str
+    md5: str
+    size: int | None = None
+    nfiles: int | None = None
+    hash: str = "md5"
+
+
+class ManifestDep(BaseModel):
+    path: str
+    md5: str
+    stage: str | None = None
+    size: int | None = None
+
+
+class RunRecordRef(BaseModel):
+    path: str
+    sha256: str
+    md5: str | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class PackageManifest(BaseModel):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    name: str
+    version: str
+    tag: str
+    commit: str
+    created_at: datetime
+    created_by: str = ""
+    files: list[ManifestFile]
+    run: RunRecordRef | None = None
+    deps: list[ManifestDep] = Field(default_factory=list)
+    tool: str = ""
+
+    model_config = {"populate_by_name": True}
+
+    def to_message(self) -> str:
+        """The tag message: one JSON document, keys sorted so equal manifests are equal bytes."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, indent=2) + "\n"
+
+    @classmethod
+    def from_message(cls, message: str) -> PackageManifest:
+        try:
+            data = json.loads(message)
+        except json.JSONDecodeError as exc:
+            raise ReleaseError(f"tag message is not a JSON manifest: {exc.msg}") from exc
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ReleaseError(f"tag message is not a {SCHEMA} manifest")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ReleaseError(f"invalid manifest: {where}: {first['msg']}") from exc
+
+
+def summarize_run_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The parts of run.json a registry needs for search and lineage; the file itself stays in DVC."""
+    keep = (
+        "git_commit", "commit", "dirty", "dirty_diff_hash", "params_hash", "seed", "command",
+        "started_at", "finished_at", "metrics", "environment", "env_fingerprint", "versions", "hardware",
+    )  # fmt: skip
+    summary = {k: record[k] for k in keep if k in record}
+    for key in ("deps", "dvc_deps", "datasets", "dependencies"):
+        if key in record:
+            summary["deps"] = record[key]
+            break
+    return summary
