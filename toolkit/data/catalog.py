@@ -1,0 +1,263 @@
+"""The bag catalog: SQLAlchemy tables (bags, topics, tags) and the one class that writes them.
+
+The tables live in their own ``MetaData`` so the registry can create them in its
+database next to its own tables (``CATALOG_METADATA.create_all(engine)``). In
+embedded mode they live in ``<repo>/.pitlane/catalog.db``. The catalog is a
+cache of the sidecars: ``Catalog.rebuild`` reproduces it from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from toolkit.bags.summary import BagSummary
+from toolkit.data.sidecar import Sidecar
+
+CATALOG_METADATA = MetaData()
+
+bags = Table(
+    "catalog_bags",
+    CATALOG_METADATA,
+    Column("id", String(64), primary_key=True),  # sha256 prefix of the content
+    Column("path", Text, nullable=False, unique=True),  # relative to the data repo, POSIX
+    Column("format", String(16), nullable=False, index=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("md5", String(32), nullable=False, default=""),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("start_ns", BigInteger, nullable=True, index=True),
+    Column("end_ns", BigInteger, nullable=True),
+    Column("duration_s", Float, nullable=False, default=0.0, index=True),
+    Column("message_count", BigInteger, nullable=False, default=0, index=True),
+    Column("compression", String(16), nullable=False, default="none"),
+    Column("indexed_by", String(16), nullable=False, default="index"),
+    Column("notes", Text, nullable=False, default=""),
+    Column("gnss_min_lat", Float, nullable=True),
+    Column("gnss_min_lon", Float, nullable=True),
+    Column("gnss_max_lat", Float, nullable=True),
+    Column("gnss_max_lon", Float, nullable=True),
+    # Lower-cased path, file names, tags and notes: what free-text words match.
+    Column("search_text", Text, nullable=False, default=""),
+    Column("sidecar", Text, nullable=False),  # the sidecar JSON, so pages need no file access
+)
+Index("ix_catalog_bags_gnss", bags.c.gnss_min_lat, bags.c.gnss_max_lat, bags.c.gnss_min_lon, bags.c.gnss_max_lon)
+
+topics = Table(
+    "catalog_topics",
+    CATALOG_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bag_id", String(64), ForeignKey("catalog_bags.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("count", BigInteger, nullable=False, default=0),
+    Column("frequency_hz", Float, nullable=True),
+)
+Index("ix_catalog_topics_name", topics.c.name, topics.c.bag_id)
+Index("ix_catalog_topics_type", topics.c.type, topics.c.bag_id)
+
+tags = Table(
+    "catalog_tags",
+    CATALOG_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bag_id", String(64), ForeignKey("catalog_bags.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key", String(128), nullable=False),
+    Column("value", Text, nullable=False),
+)
+Index("ix_catalog_tags_kv", tags.c.key, tags.c.value, tags.c.bag_id)
+
+
+def search_text(sidecar: Sidecar) -> str:
+    s = sidecar.summary
+    parts = [sidecar.path, *s.files, *(f"{k}={v}" for k, v in sidecar.all_tags().items()), s.notes, sidecar.notes]
+    return "\n".join(p for p in parts if p).lower()
+
+
+def bag_row(sidecar: Sidecar) -> dict[str, object]:
+    s: BagSummary = sidecar.summary
+    bbox = s.gnss.bbox if s.gnss else (None, None, None, None)
+    return {
+        "id": sidecar.id,
+        "path": sidecar.path,
+        "format": s.format.value,
+        "size_bytes": s.size_bytes,
+        "md5": s.md5,
+        "sha256": s.sha256,
+        "start_ns": s.start_ns,
+        "end_ns": s.end_ns,
+        "duration_s": s.duration_s,
+        "message_count": s.message_count,
+        "compression": s.compression,
+        "indexed_by": s.indexed_by,
+        "notes": sidecar.notes or s.notes,
+        "gnss_min_lat": bbox[0],
+        "gnss_min_lon": bbox[1],
+        "gnss_max_lat": bbox[2],
+        "gnss_max_lon": bbox[3],
+        "search_text": search_text(sidecar),
+        "sidecar": sidecar.to_json(),
+    }
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+@dataclass(frozen=True)
+class CatalogStats:
+    bags: int
+    topics: int
+    tags: int
+
+
+class Catalog:
+    """Reads and writes the catalog tables through one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        CATALOG_METADATA.create_all(engine)
+
+    @classmethod
+    def open(cls, url_or_path: str | Path) -> Catalog:
+        url = str(url_or_path)
+        if "://" not in url:
+            path = Path(url)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{path}"
+        return cls(make_engine(url))
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def upsert(self, sidecars: Iterable[Sidecar], conn: Connection | None = None) -> int:
+        """Insert or replace the rows of each sidecar (by id, then by path)."""
+        items = list(sidecars)
+        if not items:
+            return 0
+        if conn is None:
+            with self.begin() as c:
+                return self.upsert(items, c)
+        ids = [sc.id for sc in items]
+        paths = [sc.path for sc in items]
+        stale = select(bags.c.id).where(bags.c.id.in_(ids) | bags.c.path.in_(paths))
+        stale_ids = [r[0] for r in conn.execute(stale)]
+        self._delete_ids(conn, stale_ids)
+        conn.execute(insert(bags), [bag_row(sc) for sc in items])
+        topic_rows = [
+            {"bag_id": sc.id, "name": t.name, "type": t.type, "count": t.count, "frequency_hz": t.frequency_hz}
+            for sc in items
+            for t in sc.summary.topics
+        ]
+        if topic_rows:
+            conn.execute(insert(topics), topic_rows)
+        tag_rows = [{"bag_id": sc.id, "key": k, "value": v} for sc in items for k, v in sc.all_tags().items()]
+        if tag_rows:
+            conn.execute(insert(tags), tag_rows)
+        return len(items)
+
+    @staticmethod
+    def _delete_ids(conn: Connection, ids: list[str]) -> None:
+        if not ids:
+            return
+        # Explicit child deletes: PostgreSQL and SQLite agree without relying on cascade settings.
+        conn.execute(delete(topics).where(topics.c.bag_id.in_(ids)))
+        conn.execute(delete(tags).where(tags.c.bag_id.in_(ids)))
+        conn.execute(delete(bags).where(bags.c.id.in_(ids)))
+
+    def remove(self, bag_ids: Iterable[str]) -> None:
+        with self.begin() as conn:
+            self._delete_ids(conn, list(bag_ids))
+
+    def rebuild(self, sidecars: Iterable[Sidecar]) -> int:
+        """Replace the whole catalog with these sidecars, in one transaction."""
+        with self.begin() as conn:
+            conn.execute(delete(topics))
+            conn.execute(delete(tags))
+            conn.execute(delete(bags))
+            return self.upsert(sidecars, conn)
+
+    def get(self, bag_id: str) -> Sidecar | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(bags.c.sidecar).where(bags.c.id == bag_id)).first()
+        return Sidecar.from_json(row[0]) if row else None
+
+    def find_by_path(self, path: str) -> Sidecar | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(bags.c.sidecar).where(bags.c.path == path)).first()
+        return Sidecar.from_json(row[0]) if row else None
+
+    def find_by_sha256(self, sha256: str) -> Sidecar | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(bags.c.sidecar).where(bags.c.sha256 == sha256)).first()
+        return Sidecar.from_json(row[0]) if row else None
+
+    def all_sidecars(self) -> list[Sidecar]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(bags.c.sidecar).order_by(bags.c.path)).all()
+        return [Sidecar.from_json(r[0]) for r in rows]
+
+    def tag_keys(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(tags.c.key).distinct())}
+
+    def stats(self) -> CatalogStats:
+        with self.engine.connect() as conn:
+            n_bags = conn.execute(select(func.count()).select_from(bags)).scalar_one()
+            n_topics = conn.execute(select(func.count()).select_from(topics)).scalar_one()
+            n_tags = conn.execute(select(func.count()).select_from(tags)).scalar_one()
+        return CatalogStats(int(n_bags), int(n_topics), int(n_tags))
+
+    def snapshot(self) -> list[dict[str, object]]:
+        """Every bag with its topics and tags as plain data: compares two catalogs."""
+        out: list[dict[str, object]] = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(bags).order_by(bags.c.path)).mappings():
+                d = {k: v for k, v in row.items() if k != "sidecar"}
+                d["sidecar"] = json.loads(row["sidecar"])
+                d["topics"] = sorted(
+                    (r.name, r.type, r.count) for r in conn.execute(select(topics).where(topics.c.bag_id == row["id"]))
+                )
+                d["tags"] = sorted(
+                    (r.key, r.value) for r in conn.execute(select(tags).where(tags.c.bag_id == row["id"]))
+                )
+                out.append(d)
+        return out
+
+    def close(self) -> None:
+        self.engine.dispose()

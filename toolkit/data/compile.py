@@ -1,0 +1,322 @@
+"""AST -> SQLAlchemy WHERE clause over the catalog tables. Values are bound parameters, always.
+
+Every field handler checks its value and raises QueryError with the field's
+syntax; unknown fields list the valid ones (built-ins plus the tag keys the
+catalog holds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, and_, case, not_, or_, select, true
+
+from toolkit.data.catalog import bags, tags, topics
+from toolkit.data.query import And, Field, Node, Not, Or, Text
+from toolkit.errors import QueryError
+
+EARTH_M_PER_DEG = 111_320.0
+_ORDER_OPS = {">", "<", ">=", "<=", "="}
+_FORMATS = {"ros1": "ros1", "bag": "ros1", "ros2": "ros2", "db3": "ros2", "sqlite3": "ros2", "mcap": "mcap"}
+
+
+@dataclass
+class CompileContext:
+    tag_keys: set[str] = field(default_factory=set)
+    # Topic/type terms met while compiling: checked one by one when nothing matches.
+    probes: list[tuple[str, str, ColumnElement[bool]]] = field(default_factory=list)
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def glob_to_like(glob: str) -> str:
+    """`/sensing/*/points` -> `/sensing/%/points` with LIKE's own wildcards escaped."""
+    return like_escape(glob).replace("*", "%").replace("?", "_")
+
+
+def _has_glob(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _match(col: ColumnElement[str], pattern: str) -> ColumnElement[bool]:
+    if _has_glob(pattern):
+        return col.like(glob_to_like(pattern), escape="\\")
+    return col == pattern
+
+
+def normalize_type(name: str) -> str:
+    """ROS 1 `sensor_msgs/PointCloud2` -> ROS 2 `sensor_msgs/msg/PointCloud2`; ROS 2 spelling unchanged."""
+    parts = name.strip("/").split("/")
+    if len(parts) == 2:
+        return f"{parts[0]}/msg/{parts[1]}"
+    return name
+
+
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_COUNT_UNITS = {"": 1, "k": 1_000, "m": 1_000_000}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+_DIST_UNITS = {"": 1.0, "m": 1.0, "km": 1000.0}
+
+
+def _number(value: str, units: dict[str, float] | dict[str, int], what: str, example: str) -> float:
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([A-Za-z]*)", value.strip())
+    if not m or m.group(2).lower() not in units:
+        raise QueryError(f"{what}: {value!r} is not a number with a unit ({example})")
+    return float(m.group(1)) * units[m.group(2).lower()]
+
+
+def _compare(col: ColumnElement[float], op: str, value: float, tolerance: float = 0.0) -> ColumnElement[bool]:
+    if op == ">":
+        return col > value
+    if op == "<":
+        return col < value
+    if op == ">=":
+        return col >= value
+    if op == "<=":
+        return col <= value
+    if tolerance:
+        return and_(col > value - tolerance, col < value + tolerance)
+    return col == value
+
+
+def _need_order_op(f: Field, example: str) -> str:
+    op = "=" if f.op == ":" else f.op
+    if op not in _ORDER_OPS:
+        raise QueryError(f"{f.name}{f.op}: use one of > < >= <= = (e.g. {example})")
+    return op
+
+
+def _need_colon(f: Field, example: str) -> None:
+    if f.op not in {":", "="}:
+        raise QueryError(f"{f.name} takes ':' (e.g. {example}), not {f.op!r}")
+
+
+def parse_when(value: str) -> int:
+    """An ISO date or date-time (UTC unless it says otherwise) as epoch nanoseconds."""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise QueryError(f"{value!r} is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+
+
+def _floats(value: str, n: int, what: str, example: str) -> list[str]:
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != n:
+        raise QueryError(f"{what}: expected {n} comma-separated values ({example})")
+    return parts
+
+
+def _lat_lon(lat_s: str, lon_s: str, what: str, example: str) -> tuple[float, float]:
+    try:
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        raise QueryError(f"{what}: latitude and longitude must be numbers ({example})") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise QueryError(f"{what}: latitude must be in [-90, 90] and longitude in [-180, 180]")
+    return lat, lon
+
+
+def _clamp(v: float, lo: ColumnElement[float], hi: ColumnElement[float]) -> ColumnElement[float]:
+    # Portable min/max (SQLite has no GREATEST/LEAST): the point of [lo, hi] closest to v.
+    return case((lo > v, lo), (hi < v, hi), else_=v)
+
+
+def _has_gnss() -> ColumnElement[bool]:
+    return bags.c.gnss_min_lat.is_not(None)
+
+
+# --- field handlers ---------------------------------------------------------------
+def _topic(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "topic:/sensing/lidar/*")
+    cond = bags.c.id.in_(select(topics.c.bag_id).where(_match(topics.c.name, f.value)))
+    ctx.probes.append(("topic", f.value, cond))
+    return cond
+
+
+def _type(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "type:sensor_msgs/msg/PointCloud2")
+    name = normalize_type(f.value)
+    cond = bags.c.id.in_(select(topics.c.bag_id).where(_match(topics.c.type, name)))
+    ctx.probes.append(("type", name, cond))
+    return cond
+
+
+def _duration(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    op = _need_order_op(f, "duration>60, duration<=5m")
+    seconds = _number(f.value, _DURATION_UNITS, "duration", "60, 90s, 5m, 1.5h")
+    return and_(bags.c.start_ns.is_not(None), _compare(bags.c.duration_s, op, seconds, tolerance=0.5))
+
+
+def _messages(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    op = _need_order_op(f, "messages>1000, messages<2k")
+    count = _number(f.value, _COUNT_UNITS, "messages", "1000, 2k, 1M")
+    return _compare(bags.c.message_count, op, count)
+
+
+def _size(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    op = _need_order_op(f, "size>1GB")
+    n = _number(f.value, _SIZE_UNITS, "size", "500MB, 2GiB, 1024")
+    return _compare(bags.c.size_bytes, op, n)
+
+
+def _after(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "after:2025-01-01")
+    return bags.c.start_ns >= parse_when(f.value)
+
+
+def _before(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "before:2025-01-01")
+    return bags.c.start_ns < parse_when(f.value)
+
+
+def _format(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "format:mcap")
+    fmt = _FORMATS.get(f.value.lower())
+    if fmt is None:
+        raise QueryError(f"format: {f.value!r} is not one of ros1, ros2, mcap")
+    return bags.c.format == fmt
+
+
+def _compression(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "compression:lz4")
+    return bags.c.compression == f.value.lower()
+
+
+def _path(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "path:bags/2025/*")
+    return _match(bags.c.path, f.value)
+
+
+def _id(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "id:3fa2c1")
+    return bags.c.id.like(like_escape(f.value.lower()) + "%", escape="\\")
+
+
+def _tag_match(key: str, value: str | None) -> ColumnElement[bool]:
+    sub = select(tags.c.bag_id).where(tags.c.key == key)
+    if value is not None:
+        sub = sub.where(_match(tags.c.value, value))
+    return bags.c.id.in_(sub)
+
+
+def _tag(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "tag:weather=rain, tag:weather")
+    key, sep, value = f.value.partition("=")
+    if not key:
+        raise QueryError("tag: needs a key (tag:weather=rain, or tag:weather for any value)")
+    return _tag_match(key, value if sep else None)
+
+
+def _vehicle(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "vehicle:odaiba-3")
+    return _tag_match("vehicle", f.value)
+
+
+def _near(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    example = "near:35.62,139.77,500m"
+    _need_colon(f, example)
+    lat_s, lon_s, radius_s = _floats(f.value, 3, "near", example)
+    lat, lon = _lat_lon(lat_s, lon_s, "near", example)
+    radius = _number(radius_s, _DIST_UNITS, "near radius", "500m, 2km")
+    # Distance from the point to the bag's GNSS bounding box, equirectangular (good to
+    # well under 1% at the radii that make sense for a drive), compared squared.
+    kx = EARTH_M_PER_DEG * math.cos(math.radians(lat))
+    dy = (_clamp(lat, bags.c.gnss_min_lat, bags.c.gnss_max_lat) - lat) * EARTH_M_PER_DEG
+    dx = (_clamp(lon, bags.c.gnss_min_lon, bags.c.gnss_max_lon) - lon) * kx
+    # Cheap box prefilter first so the index on the bbox columns can cut rows.
+    dlat = radius / EARTH_M_PER_DEG
+    dlon = radius / max(kx, 1e-9)
+    box = and_(
+        bags.c.gnss_max_lat >= lat - dlat,
+        bags.c.gnss_min_lat <= lat + dlat,
+        bags.c.gnss_max_lon >= lon - dlon,
+        bags.c.gnss_min_lon <= lon + dlon,
+    )
+    return and_(_has_gnss(), box, dy * dy + dx * dx <= radius * radius)
+
+
+def _bbox(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    example = "bbox:35.60,139.70,35.65,139.80"
+    _need_colon(f, example)
+    a_lat, a_lon, b_lat, b_lon = _floats(f.value, 4, "bbox", example)
+    lat1, lon1 = _lat_lon(a_lat, a_lon, "bbox", example)
+    lat2, lon2 = _lat_lon(b_lat, b_lon, "bbox", example)
+    lo_lat, hi_lat = sorted((lat1, lat2))
+    lo_lon, hi_lon = sorted((lon1, lon2))
+    return and_(
+        _has_gnss(),
+        bags.c.gnss_max_lat >= lo_lat,
+        bags.c.gnss_min_lat <= hi_lat,
+        bags.c.gnss_max_lon >= lo_lon,
+        bags.c.gnss_min_lon <= hi_lon,
+    )
+
+
+FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
+    "topic": _topic,
+    "type": _type,
+    "duration": _duration,
+    "messages": _messages,
+    "size": _size,
+    "after": _after,
+    "before": _before,
+    "format": _format,
+    "compression": _compression,
+    "path": _path,
+    "id": _id,
+    "tag": _tag,
+    "vehicle": _vehicle,
+    "near": _near,
+    "bbox": _bbox,
+}
+
+
+def _text(t: Text) -> ColumnElement[bool]:
+    pattern = "%" + like_escape(t.text.lower()) + "%"
+    return bags.c.search_text.like(pattern, escape="\\")
+
+
+def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
+    if isinstance(node, And):
+        return and_(*(compile_node(n, ctx) for n in node.items))
+    if isinstance(node, Or):
+        return or_(*(compile_node(n, ctx) for n in node.items))
+    if isinstance(node, Not):
+        # Probes under NOT would explain nothing: a missing topic makes NOT true.
+        inner = CompileContext(ctx.tag_keys)
+        return not_(compile_node(node.item, inner))
+    if isinstance(node, Text):
+        return _text(node)
+    handler = FIELDS.get(node.name)
+    if handler is not None:
+        return handler(node, ctx)
+    if node.name in ctx.tag_keys:
+        _need_colon(node, f"{node.name}:VALUE")
+        return _tag_match(node.name, node.value)
+    known = sorted(FIELDS)
+    keys = sorted(ctx.tag_keys - set(FIELDS))
+    hint = f"; tag keys: {', '.join(keys)}" if keys else ""
+    raise QueryError(f"unknown field {node.name!r}; valid fields: {', '.join(known)}{hint}")
+
+
+def compile_query(node: Node | None, ctx: CompileContext) -> ColumnElement[bool]:
+    return true() if node is None else compile_node(node, ctx)

@@ -1,0 +1,323 @@
+"""`pitlane data add/rm/tag`: index bags in parallel, `dvc add` them in one call, commit sidecars.
+
+All-or-nothing per bag: a bag gets its sidecar, `.dvc` file and catalog rows
+only after it indexed cleanly and `dvc add` took it; a bad bag is reported
+with one line and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from toolkit.bags.summary import BagSummary
+from toolkit.config import get_settings
+from toolkit.data.discover import find_bags
+from toolkit.data.repo import BAGS_DIR, DataRepo
+from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
+from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError, PitlaneError, UserError
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, path just finished)
+
+TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+@dataclass
+class AddReport:
+    added: list[Sidecar] = field(default_factory=list)
+    already: list[tuple[str, str]] = field(default_factory=list)  # (given path, catalogued path)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (given path, one-line reason)
+    commit: str | None = None
+
+
+def index_bag(path: str) -> BagSummary:
+    """The bags part's index with content hashes (the hashes give idempotency)."""
+    from toolkit.bags.index import index
+
+    return index(Path(path), hashes=True)
+
+
+def _index_job(path: str) -> tuple[str, BagSummary | None, str | None]:
+    # Runs in a worker process: every failure becomes one line, never an exception across the pool.
+    try:
+        return path, index_bag(path), None
+    except PitlaneError as exc:
+        return path, None, str(exc) or type(exc).__name__
+    except Exception as exc:  # a reader library choking on a damaged file is a bad bag, not a crash
+        return path, None, f"cannot read bag ({type(exc).__name__}: {exc})".splitlines()[0]
+
+
+def _workers(requested: int) -> int:
+    import os
+
+    n = requested or get_settings().workers or (os.cpu_count() or 1)
+    return max(1, n)
+
+
+def index_many(
+    paths: Sequence[str], workers: int = 0, progress: ProgressFn | None = None
+) -> list[tuple[str, BagSummary | None, str | None]]:
+    """Index `paths` with a process pool (in-process for one worker or one path); results keep input order."""
+    n = min(_workers(workers), len(paths))
+    results: dict[str, tuple[str, BagSummary | None, str | None]] = {}
+    if n <= 1:
+        for i, p in enumerate(paths, 1):
+            results[p] = _index_job(p)
+            if progress:
+                progress(i, len(paths), p)
+    else:
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            futures = [pool.submit(_index_job, p) for p in paths]
+            for i, fut in enumerate(as_completed(futures), 1):
+                res = fut.result()
+                results[res[0]] = res
+                if progress:
+                    progress(i, len(paths), res[0])
+    return [results[p] for p in paths]
+
+
+def _content_sha256(summary: BagSummary, bag: Path) -> str:
+    if summary.sha256:
+        return summary.sha256
+    # The index skipped hashing: hash the storage files in order, like the index would.
+    h = hashlib.sha256()
+    files = [Path(f) for f in summary.files] or ([bag] if bag.is_file() else sorted(bag.iterdir()))
+    for f in files:
+        with (f if f.is_absolute() else bag.parent / f).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_in(repo: DataRepo, src: Path) -> Path:
+    dest = repo.root / BAGS_DIR / src.name
+    if dest.exists():
+        raise DataRepoError(f"{src}: {BAGS_DIR}/{src.name} already exists in the repo; rename the source first")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dest)
+    else:
+        shutil.copy2(src, dest)
+    return dest
+
+
+def _relative_summary(summary: BagSummary, repo: DataRepo, bag: Path) -> BagSummary:
+    rel = repo.rel(bag)
+    files: list[str] = []
+    for f in summary.files:
+        fp = Path(f)
+        files.append(repo.rel(fp) if fp.is_absolute() and repo.is_inside(fp) else f)
+    return summary.model_copy(update={"path": rel, "files": files})
+
+
+def _dvc_add(repo: DataRepo, targets: list[Path]) -> dict[Path, str]:
+    """`dvc add` all targets in one call; on failure retry one by one to find the bad ones."""
+    if not targets:
+        return {}
+    try:
+        repo.dvc("add", "--quiet", *[repo.rel(t) for t in targets])
+        return {}
+    except ExternalToolError:
+        if len(targets) == 1:
+            raise
+    failed: dict[Path, str] = {}
+    for t in targets:
+        try:
+            repo.dvc("add", "--quiet", repo.rel(t))
+        except ExternalToolError as exc:
+            failed[t] = str(exc)
+            dvc_file = t.parent / (t.name + ".dvc")
+            dvc_file.unlink(missing_ok=True)
+    return failed
+
+
+def _git_paths_for(bag: Path) -> list[Path]:
+    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore"]
+
+
+def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
+    rels = sorted({repo.rel(p) for p in paths if p.exists()})
+    removed = sorted({repo.rel(p) for p in paths if not p.exists()})
+    if rels:
+        repo.git("add", "--", *rels)
+    if removed:
+        repo.git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
+    every = rels + removed
+    if not every or not repo.git("status", "--porcelain", "--", *every).strip():
+        return None
+    repo.git("commit", "-q", "-m", message, "--", *every)
+    return repo.git("rev-parse", "HEAD").strip()
+
+
+def add_bags(
+    repo: DataRepo,
+    paths: Sequence[Path],
+    *,
+    copy: bool = False,
+    tags: dict[str, str] | None = None,
+    workers: int = 0,
+    progress: ProgressFn | None = None,
+    lineage: dict[str, dict[str, object]] | None = None,
+) -> AddReport:
+    """Ingest bags: index -> dedupe by content -> one `dvc add` -> sidecars -> one commit -> catalog."""
+    report = AddReport()
+    user_tags = validate_tags(tags or {})
+    candidates: list[Path] = []
+    for given in paths:
+        if not given.exists():
+            report.failed.append((str(given), "no such file or directory"))
+            continue
+        try:
+            if not repo.is_inside(given):
+                if not copy:
+                    repo.rel(given)  # raises the "outside the data repo" error
+                given = _copy_in(repo, given)
+            else:
+                repo.rel(given)
+        except DataRepoError as exc:
+            report.failed.append((str(given), str(exc)))
+            continue
+        candidates.extend(find_bags([given]))
+
+    indexed = index_many([str(p) for p in candidates], workers=workers, progress=progress)
+    catalog = repo.catalog
+    to_add: list[tuple[Path, Sidecar]] = []
+    seen_sha: dict[str, str] = {}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for path_s, summary, err in indexed:
+        bag = Path(path_s)
+        if summary is None:
+            report.failed.append((path_s, err or "cannot read bag"))
+            continue
+        sha = _content_sha256(summary, bag)
+        rel = repo.rel(bag)
+        existing = catalog.find_by_sha256(sha)
+        if existing is not None:
+            report.already.append((path_s, existing.path))
+            continue
+        if sha in seen_sha:
+            report.already.append((path_s, seen_sha[sha]))
+            continue
+        seen_sha[sha] = rel
+        summary = _relative_summary(summary.model_copy(update={"sha256": sha}), repo, bag)
+        old = sidecar_path(bag)
+        keep_tags, keep_notes = ({}, "")
+        if old.exists():  # the bag changed in place: keep what users wrote about it
+            prev = read_sidecar(old)
+            keep_tags, keep_notes = prev.tags, prev.notes
+        sc = Sidecar(
+            id=bag_id(sha),
+            path=rel,
+            summary=summary,
+            tags={**keep_tags, **user_tags},
+            notes=keep_notes,
+            lineage=(lineage or {}).get(rel),
+            ingested_at=now,
+        )
+        to_add.append((bag, sc))
+
+    failed_dvc = _dvc_add(repo, [bag for bag, _ in to_add])
+    ok = [(bag, sc) for bag, sc in to_add if bag not in failed_dvc]
+    report.failed.extend((str(bag), reason) for bag, reason in failed_dvc.items())
+    if not ok:
+        return report
+    written: list[Path] = []
+    try:
+        for bag, sc in ok:
+            write_sidecar(sidecar_path(bag), sc)
+            written.append(sidecar_path(bag))
+        git_paths = [p for bag, _ in ok for p in _git_paths_for(bag)]
+        report.commit = commit_paths(repo, git_paths, _add_message(ok))
+    except PitlaneError:
+        for p in written:  # no sidecar without its commit
+            p.unlink(missing_ok=True)
+        raise
+    catalog.upsert(sc for _, sc in ok)
+    report.added = [sc for _, sc in ok]
+    return report
+
+
+def _add_message(items: list[tuple[Path, Sidecar]]) -> str:
+    if len(items) == 1:
+        return f"data: add {items[0][1].path}"
+    lines = "\n".join(f"- {sc.path}" for _, sc in items)
+    return f"data: add {len(items)} bags\n\n{lines}\n"
+
+
+# --- resolving, removing, tagging --------------------------------------------
+def resolve_bag(repo: DataRepo, ref: str) -> Sidecar:
+    """A catalogued bag by path (relative to cwd or to the repo) or by id prefix."""
+    for candidate in (Path(ref), repo.root / ref):
+        sc_file = sidecar_path(Path(str(candidate).rstrip("/")))
+        if sc_file.exists() and repo.is_inside(sc_file):
+            return read_sidecar(sc_file)
+    if re.fullmatch(r"[0-9a-f]{4,64}", ref):
+        matches = [sc for sc in repo.catalog.all_sidecars() if sc.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UserError(f"bag id prefix {ref!r} is ambiguous ({len(matches)} bags)")
+    raise NotFoundError(f"no catalogued bag {ref!r} (give its path or id; see `pitlane data search`)")
+
+
+def remove_bags(repo: DataRepo, refs: Sequence[str], *, keep_file: bool = False) -> list[Sidecar]:
+    """Stop tracking bags: `dvc remove` their .dvc files, delete sidecars, commit, drop catalog rows."""
+    sidecars = [resolve_bag(repo, r) for r in refs]  # all resolve before anything changes
+    dvc_files = [repo.rel(repo.abs_path(sc.path + ".dvc")) for sc in sidecars]
+    args = ["remove", *([] if keep_file else ["--outs"]), *dvc_files]
+    repo.dvc(*args)
+    paths: list[Path] = []
+    for sc in sidecars:
+        bag = repo.abs_path(sc.path)
+        sidecar_path(bag).unlink(missing_ok=True)
+        paths.extend(_git_paths_for(bag))
+    names = ", ".join(sc.path for sc in sidecars)
+    commit_paths(repo, paths, f"data: remove {names}")
+    repo.catalog.remove(sc.id for sc in sidecars)
+    return sidecars
+
+
+def parse_tag_args(args: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise UserError(f"tag {arg!r} is not key=value")
+        out[key.strip()] = value.strip()
+    return validate_tags(out)
+
+
+def validate_tags(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not TAG_KEY.match(key):
+            raise UserError(f"tag key {key!r} must start with a letter and hold only letters, digits, _ . -")
+        if "\n" in value:
+            raise UserError(f"tag {key!r}: value must be one line")
+    return tags
+
+
+def tag_bag(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence[str] = ()) -> Sidecar:
+    sc = resolve_bag(repo, ref)
+    validate_tags(set_tags)
+    missing = [k for k in remove if k not in sc.tags]
+    if missing:
+        raise NotFoundError(f"{sc.path} has no user tag {missing[0]!r}")
+    new_tags = {k: v for k, v in {**sc.tags, **set_tags}.items() if k not in remove}
+    updated = sc.model_copy(update={"tags": dict(sorted(new_tags.items()))})
+    bag = repo.abs_path(sc.path)
+    write_sidecar(sidecar_path(bag), updated)
+    changes = [f"{k}={v}" for k, v in set_tags.items()] + [f"-{k}" for k in remove]
+    commit_paths(repo, [sidecar_path(bag)], f"data: tag {sc.path} {' '.join(changes)}")
+    repo.catalog.upsert([updated])
+    return updated
+
+
+def reindex(repo: DataRepo) -> int:
+    """Rebuild the catalog from the sidecars alone."""
+    return repo.catalog.rebuild(repo.sidecars())
