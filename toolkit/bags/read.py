@@ -1,0 +1,331 @@
+"""Read raw messages from any supported bag, in timestamp order, filtered by topic and time.
+
+ROS 1 goes through ``rosbags.rosbag1.Reader`` (index-driven, decompresses only
+the chunks it needs); rosbag2 sqlite3 is queried directly so counts and
+contents never depend on metadata.yaml; MCAP goes through the ``mcap`` library,
+which also handles files rosbags refuses (non-ros2 profiles, no summary).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from fnmatch import fnmatchcase
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from toolkit.bags.connection import BagConnection, Message
+from toolkit.bags.formats import BagLayout, resolve
+from toolkit.bags.summary import BagFormat
+from toolkit.bags.types import decode_bytes
+from toolkit.errors import BagError, CorruptBagError
+
+_MessageIter = Iterator[tuple[int, int, bytes]]  # (timestamp_ns, connection id, data)
+
+
+class BagReader:
+    """An opened bag: its connections and a filtered, time-ordered message iterator."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.layout: BagLayout = resolve(path)
+        self.path = self.layout.path
+        self.format = self.layout.format
+        self.connections: list[BagConnection] = []
+        self.recovered_by_scan = False  # True when a damaged bag is read front to back
+        self._stack = ExitStack()
+        self._sources: list[Callable[[set[int] | None, int | None, int | None], _MessageIter]] = []
+
+    def __enter__(self) -> BagReader:
+        try:
+            if self.format == BagFormat.ROS1:
+                self._open_ros1()
+            elif self.format == BagFormat.ROS2_SQLITE3:
+                self._open_sqlite()
+            else:
+                self._open_mcap()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    # --- selection ---------------------------------------------------------
+
+    def select(self, topics: Iterable[str] | None) -> list[BagConnection]:
+        """Connections whose topic matches any of *topics* (exact names or shell globs); all for None."""
+        if topics is None:
+            return list(self.connections)
+        patterns = list(topics)
+        return [c for c in self.connections if any(p == c.topic or fnmatchcase(c.topic, p) for p in patterns)]
+
+    def messages(
+        self,
+        connections: Iterable[BagConnection] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> Iterator[Message]:
+        """Messages with ``start_ns <= t < end_ns`` (either bound optional), ordered by timestamp."""
+        by_id = {c.id: c for c in self.connections}
+        wanted = None if connections is None else {c.id for c in connections}
+        streams = [source(wanted, start_ns, end_ns) for source in self._sources]
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m[0])
+        for t, cid, data in merged:
+            conn = by_id[cid]
+            yield Message(conn.topic, conn.msgtype, t, data, conn)
+
+    # --- ROS 1 ---------------------------------------------------------------
+
+    def _open_ros1(self) -> None:
+        from rosbags.rosbag1 import Reader, ReaderError
+
+        reader = Reader(self.path)
+        try:
+            reader.open()
+        except ReaderError:
+            self._open_ros1_scan()
+            return
+        self._stack.callback(reader.close)
+        native = {}
+        for c in reader.connections:
+            ext = c.ext
+            conn = BagConnection(
+                id=c.id,
+                topic=c.topic,
+                msgtype=c.msgtype,
+                encoding="ros1",
+                msgdef=c.msgdef.data,
+                msgdef_format="ros1msg",
+                md5sum=c.digest,
+                callerid=getattr(ext, "callerid", None),
+                latching=getattr(ext, "latching", None),
+            )
+            self.connections.append(conn)
+            native[c.id] = c
+
+        def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
+            if wanted is not None and not wanted:
+                return
+            conns = list(native.values()) if wanted is None else [native[i] for i in sorted(wanted)]
+            try:
+                for c, t, data in reader.messages(connections=conns, start=start, stop=end):
+                    yield t, c.id, bytes(data)
+            except ReaderError as exc:
+                raise CorruptBagError(f"{self.path}: damaged chunk ({exc})") from exc
+
+        self._sources.append(source)
+
+    def _open_ros1_scan(self) -> None:
+        # The index is damaged: read records front to back (bag order, which recorders keep time-sorted
+        # within a chunk) and sort per chunk boundary is not possible without the index; sort in memory
+        # per call only the matching messages' keys would need all payloads, so yield in file order.
+        from toolkit.bags.ros1_index import (
+            OP_CONNECTION,
+            OP_MSGDATA,
+            _time,
+            _u32,
+            connection_from_fields,
+            iter_records,
+            parse_fields,
+        )
+
+        self.recovered_by_scan = True
+        conns: dict[int, BagConnection] = {}
+        for op, fields, data in iter_records(self.path):
+            if op == OP_CONNECTION:
+                cid = _u32(fields, "conn")
+                conns.setdefault(cid, connection_from_fields(cid, fields, parse_fields(data)))
+        if not conns:
+            raise CorruptBagError(f"{self.path}: damaged ROS 1 bag, no connections recoverable")
+        self.connections = list(conns.values())
+        path = self.path
+
+        def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
+            for op, fields, data in iter_records(path):
+                if op != OP_MSGDATA:
+                    continue
+                cid, t = _u32(fields, "conn"), _time(fields, "time")
+                if cid not in conns or (wanted is not None and cid not in wanted):
+                    continue
+                if (start is None or t >= start) and (end is None or t < end):
+                    yield t, cid, data
+
+        self._sources.append(source)
+
+    # --- rosbag2 sqlite3 ---------------------------------------------------------
+
+    def _open_sqlite(self) -> None:
+        from toolkit.bags.sqlite_index import open_db, read_topics
+
+        message_compression = _message_decompressor(self.layout.metadata)
+        keys: dict[tuple[str, str, str], BagConnection] = {}
+        for path in self.layout.files:
+            db = self._stack.enter_context(open_db(path))
+            try:
+                topics = read_topics(db, path)
+            except sqlite3.DatabaseError as exc:
+                raise CorruptBagError(f"{path}: damaged sqlite3 storage ({exc})") from exc
+            row_to_conn: dict[int, int] = {}
+            for row_id, conn in topics:
+                key = (conn.topic, conn.msgtype, conn.encoding)
+                if key not in keys:
+                    keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
+                    self.connections.append(keys[key])
+                row_to_conn[row_id] = keys[key].id
+            self._sources.append(_sqlite_source(db, path, row_to_conn, message_compression))
+
+    # --- MCAP ------------------------------------------------------------------
+
+    def _open_mcap(self) -> None:
+        from mcap.reader import make_reader
+
+        from toolkit.bags.mcap_index import READ_ERRORS, connection_from_channel
+
+        keys: dict[tuple[str, str, str], BagConnection] = {}
+        for path in self.layout.files:
+            f = self._stack.enter_context(path.open("rb"))
+            reader = make_reader(f)
+            try:
+                summary = reader.get_summary()
+            except READ_ERRORS:
+                summary = None
+            channel_map: dict[int, int] = {}
+            if summary is not None:
+                for ch in summary.channels.values():
+                    conn = connection_from_channel(ch, summary.schemas.get(ch.schema_id))
+                    key = (conn.topic, conn.msgtype, conn.encoding)
+                    if key not in keys:
+                        keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
+                        self.connections.append(keys[key])
+                    channel_map[ch.id] = keys[key].id
+            else:
+                self.recovered_by_scan = True
+                for conn in _scan_mcap_channels(path):
+                    key = (conn.topic, conn.msgtype, conn.encoding)
+                    if key not in keys:
+                        keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
+                        self.connections.append(keys[key])
+                    channel_map[conn.id] = keys[key].id
+            self._sources.append(_mcap_source(reader, channel_map, READ_ERRORS))
+
+
+def _message_decompressor(metadata: dict[str, Any]) -> Callable[[bytes], bytes] | None:
+    mode = str(metadata.get("compression_mode") or "").lower()
+    fmt = str(metadata.get("compression_format") or "").lower()
+    if mode != "message" or not fmt:
+        return None
+    if fmt != "zstd":
+        raise BagError(f"rosbag2 message compression {fmt!r} is not supported")
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    return lambda blob: dctx.decompress(blob, max_output_size=1 << 31)
+
+
+def _sqlite_source(
+    db: sqlite3.Connection,
+    path: Path,
+    row_to_conn: dict[int, int],
+    decompress: Callable[[bytes], bytes] | None,
+) -> Callable[[set[int] | None, int | None, int | None], _MessageIter]:
+    conn_to_rows: dict[int, list[int]] = {}
+    for row, cid in row_to_conn.items():
+        conn_to_rows.setdefault(cid, []).append(row)
+
+    def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
+        where, args = [], []
+        if wanted is not None:
+            rows = [r for cid in wanted for r in conn_to_rows.get(cid, [])]
+            if not rows:
+                return
+            where.append(f"topic_id IN ({','.join('?' * len(rows))})")
+            args.extend(rows)
+        if start is not None:
+            where.append("timestamp >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("timestamp < ?")
+            args.append(end)
+        sql = "SELECT timestamp, topic_id, data FROM messages"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY timestamp, id"
+        try:
+            for t, row, data in db.execute(sql, args):
+                if row not in row_to_conn:
+                    continue
+                blob = bytes(data)
+                yield int(t), row_to_conn[row], decompress(blob) if decompress else blob
+        except sqlite3.DatabaseError as exc:
+            raise CorruptBagError(f"{path}: damaged sqlite3 storage ({exc})") from exc
+
+    return source
+
+
+def _mcap_source(
+    reader: Any, channel_map: dict[int, int], read_errors: tuple[type[BaseException], ...]
+) -> Callable[[set[int] | None, int | None, int | None], _MessageIter]:
+    def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
+        if wanted is not None and not wanted:
+            return
+        try:
+            for _schema, channel, message in reader.iter_messages(
+                log_time_order=True, starting_at=start, ending_before=end
+            ):
+                cid = channel_map.get(channel.id)
+                if cid is None or (wanted is not None and cid not in wanted):
+                    continue
+                yield message.log_time, cid, message.data
+        except read_errors:
+            return  # a damaged file ends where its damage starts
+
+    return source
+
+
+def _scan_mcap_channels(path: Path) -> list[BagConnection]:
+    from mcap.records import Channel, Schema
+    from mcap.stream_reader import StreamReader
+
+    from toolkit.bags.mcap_index import READ_ERRORS, connection_from_channel
+
+    schemas: dict[int, Schema] = {}
+    out: list[BagConnection] = []
+    with path.open("rb") as f:
+        try:
+            for record in StreamReader(f, emit_chunks=False).records:
+                if isinstance(record, Schema):
+                    schemas[record.id] = record
+                elif isinstance(record, Channel):
+                    out.append(connection_from_channel(record, schemas.get(record.schema_id)))
+        except READ_ERRORS:
+            pass
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("zstandard", "lz4", "backports", "compression", "_lz4")):
+                raise
+    if not out:
+        raise CorruptBagError(f"{path}: damaged MCAP file, no channels recoverable")
+    return out
+
+
+def read_messages(
+    path: str | os.PathLike[str],
+    topics: Iterable[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> Iterator[Message]:
+    """Yield ``Message(topic, msgtype, timestamp_ns, data, connection)`` in time order.
+
+    *topics* are exact names or shell globs; the range is ``[start_ns, end_ns)``.
+    """
+    with BagReader(path) as reader:
+        yield from reader.messages(reader.select(topics), start_ns, end_ns)
+
+
+def decode(message: Message) -> object:
+    """Deserialize a message read by :func:`read_messages` (rosbags message dataclass)."""
+    return decode_bytes(message.connection, message.data)

@@ -1,0 +1,344 @@
+"""Index a ROS 1 (v2.0) bag from its index section alone, or by a forward scan when that is damaged.
+
+The bag header points at the index section at the file end: connection
+records then chunk-info records, which carry per-connection message counts
+and per-chunk time ranges. Chunk headers (a few dozen bytes each) give the
+compression. Message payloads are never read on the indexed path.
+
+Format reference: http://wiki.ros.org/Bags/Format/2.0
+"""
+
+from __future__ import annotations
+
+import bz2
+import os
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import lz4.frame
+
+from toolkit.bags.connection import BagConnection, ConnectionStats, StorageIndex, ros2_type_name
+from toolkit.bags.formats import ROS1_MAGIC
+from toolkit.errors import CorruptBagError
+
+OP_MSGDATA = 0x02
+OP_BAGHEADER = 0x03
+OP_IDXDATA = 0x04
+OP_CHUNK = 0x05
+OP_CHUNK_INFO = 0x06
+OP_CONNECTION = 0x07
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_TIME = struct.Struct("<II")
+# A chunk header is ~50 bytes (compression, op, size); read a little more to be safe.
+_CHUNK_HEADER_PROBE = 256
+
+
+class _Damaged(Exception):
+    """The index section cannot be trusted; fall back to a scan."""
+
+
+@dataclass(frozen=True)
+class BagHeader:
+    index_pos: int
+    conn_count: int
+    chunk_count: int
+    data_start: int  # offset of the first record after the bag header
+
+
+def parse_fields(buf: bytes | memoryview) -> dict[str, bytes]:
+    """Parse a ROS 1 record header: a sequence of ``<u32 len><name>=<value>`` fields."""
+    fields: dict[str, bytes] = {}
+    pos, end = 0, len(buf)
+    while pos < end:
+        if pos + 4 > end:
+            raise _Damaged("header field length cut short")
+        (size,) = _U32.unpack_from(buf, pos)
+        pos += 4
+        if pos + size > end:
+            raise _Damaged("header field longer than its header")
+        raw = bytes(buf[pos : pos + size])
+        name, sep, value = raw.partition(b"=")
+        if not sep:
+            raise _Damaged("header field without '='")
+        fields[name.decode("ascii", "replace")] = value
+        pos += size
+    return fields
+
+
+def _op(fields: dict[str, bytes]) -> int:
+    op = fields.get("op")
+    if op is None or len(op) != 1:
+        raise _Damaged("record without op")
+    return op[0]
+
+
+def _u32(fields: dict[str, bytes], name: str) -> int:
+    try:
+        return int(_U32.unpack(fields[name])[0])
+    except (KeyError, struct.error) as exc:
+        raise _Damaged(f"bad field {name}") from exc
+
+
+def _u64(fields: dict[str, bytes], name: str) -> int:
+    try:
+        return int(_U64.unpack(fields[name])[0])
+    except (KeyError, struct.error) as exc:
+        raise _Damaged(f"bad field {name}") from exc
+
+
+def _time(fields: dict[str, bytes], name: str) -> int:
+    try:
+        sec, nsec = _TIME.unpack(fields[name])
+    except (KeyError, struct.error) as exc:
+        raise _Damaged(f"bad field {name}") from exc
+    return int(sec) * 1_000_000_000 + int(nsec)
+
+
+def _str(fields: dict[str, bytes], name: str, default: str = "") -> str:
+    value = fields.get(name)
+    return default if value is None else value.decode("utf-8", "replace")
+
+
+def read_bag_header(fd: int, path: Path) -> BagHeader:
+    head = os.pread(fd, 4096 + 64, 0)
+    if not head.startswith(ROS1_MAGIC):
+        raise CorruptBagError(f"{path}: not a ROS 1 v2.0 bag")
+    pos = len(ROS1_MAGIC)
+    try:
+        (hlen,) = _U32.unpack_from(head, pos)
+        fields = parse_fields(head[pos + 4 : pos + 4 + hlen])
+        if pos + 4 + hlen + 4 > len(head) or _op(fields) != OP_BAGHEADER:
+            raise _Damaged("no bag header record")
+        (dlen,) = _U32.unpack_from(head, pos + 4 + hlen)
+        return BagHeader(
+            index_pos=_u64(fields, "index_pos"),
+            conn_count=_u32(fields, "conn_count"),
+            chunk_count=_u32(fields, "chunk_count"),
+            data_start=pos + 4 + hlen + 4 + dlen,
+        )
+    except (_Damaged, struct.error) as exc:
+        raise CorruptBagError(f"{path}: ROS 1 bag header is damaged") from exc
+
+
+def connection_from_fields(conn_id: int, header: dict[str, bytes], data: dict[str, bytes]) -> BagConnection:
+    latching = _str(data, "latching")
+    return BagConnection(
+        id=conn_id,
+        topic=_str(header, "topic"),
+        msgtype=ros2_type_name(_str(data, "type")),
+        encoding="ros1",
+        msgdef=_str(data, "message_definition"),
+        msgdef_format="ros1msg",
+        md5sum=_str(data, "md5sum"),
+        callerid=_str(data, "callerid") if "callerid" in data else None,
+        latching=int(latching) if latching.strip().isdigit() else None,
+    )
+
+
+def index_ros1(path: Path) -> StorageIndex:
+    """Index one ROS 1 bag; scans forward (and says so) when its index is missing or damaged."""
+    with path.open("rb", buffering=0) as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        header = read_bag_header(fd, path)
+        reason = _index_problem(header, size)
+        if reason is None:
+            try:
+                return _from_index(fd, header, size)
+            except (_Damaged, struct.error) as exc:
+                reason = f"index section damaged ({exc})"
+    return scan_ros1(path, reason)
+
+
+def _index_problem(header: BagHeader, size: int) -> str | None:
+    if header.index_pos == 0:
+        return "bag has no index (recording was not closed)"
+    if header.index_pos == size and header.conn_count == 0 and header.chunk_count == 0:
+        return None  # a closed bag without messages: its empty index ends the file
+    if header.index_pos >= size or header.index_pos < header.data_start:
+        return "index position lies outside the file (truncated?)"
+    return None
+
+
+def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
+    section = memoryview(os.pread(fd, size - header.index_pos, header.index_pos))
+    pos = 0
+    stats: dict[int, ConnectionStats] = {}
+    chunk_positions: list[int] = []
+
+    def next_record() -> tuple[dict[str, bytes], memoryview]:
+        nonlocal pos
+        (hlen,) = _U32.unpack_from(section, pos)
+        fields = parse_fields(section[pos + 4 : pos + 4 + hlen])
+        (dlen,) = _U32.unpack_from(section, pos + 4 + hlen)
+        data = section[pos + 8 + hlen : pos + 8 + hlen + dlen]
+        if len(data) != dlen:
+            raise _Damaged("record cut short")
+        pos += 8 + hlen + dlen
+        return fields, data
+
+    for _ in range(header.conn_count):
+        fields, data = next_record()
+        if _op(fields) != OP_CONNECTION:
+            raise _Damaged("expected a connection record")
+        conn_id = _u32(fields, "conn")
+        stats[conn_id] = ConnectionStats(connection_from_fields(conn_id, fields, parse_fields(data)))
+
+    for _ in range(header.chunk_count):
+        fields, data = next_record()
+        if _op(fields) != OP_CHUNK_INFO:
+            raise _Damaged("expected a chunk-info record")
+        chunk_pos = _u64(fields, "chunk_pos")
+        if not header.data_start <= chunk_pos < header.index_pos:
+            raise _Damaged("chunk position outside the data section")
+        chunk_positions.append(chunk_pos)
+        count = _u32(fields, "count")
+        start, end = _time(fields, "start_time"), _time(fields, "end_time")
+        for i in range(count):
+            conn_id, n = struct.unpack_from("<II", data, i * 8)
+            if conn_id not in stats:
+                raise _Damaged(f"chunk counts unknown connection {conn_id}")
+            # Chunk times bound every connection in the chunk; exact per-connection times would need
+            # the per-message index records, which the summary does not use.
+            stats[conn_id].add(n, start, end)
+
+    return StorageIndex(stats=list(stats.values()), compression=_chunk_compressions(fd, chunk_positions))
+
+
+def _chunk_compressions(fd: int, chunk_positions: list[int]) -> set[str]:
+    found: set[str] = set()
+    for chunk_pos in chunk_positions:
+        probe = os.pread(fd, _CHUNK_HEADER_PROBE, chunk_pos)
+        (hlen,) = _U32.unpack_from(probe, 0)
+        if hlen + 4 > len(probe):
+            probe = os.pread(fd, hlen + 4, chunk_pos)
+        fields = parse_fields(probe[4 : 4 + hlen])
+        if _op(fields) != OP_CHUNK:
+            raise _Damaged("chunk-info points at something that is not a chunk")
+        found.add(_str(fields, "compression", "none"))
+    return found
+
+
+# --- forward scan (fallback) -------------------------------------------------
+
+
+def scan_ros1(path: Path, reason: str) -> StorageIndex:
+    """Recover connections and counts by reading records front to back until the data ends."""
+    stats: dict[int, ConnectionStats] = {}
+    pending: dict[int, list[int]] = {}  # counts for messages seen before their connection record
+    compression: set[str] = set()
+
+    def on_message(conn_id: int, t: int) -> None:
+        if conn_id in stats:
+            stats[conn_id].add(1, t, t)
+        else:
+            pending.setdefault(conn_id, []).append(t)
+
+    def on_connection(conn: BagConnection) -> None:
+        if conn.id not in stats:
+            stats[conn.id] = ConnectionStats(conn)
+            for t in pending.pop(conn.id, []):
+                stats[conn.id].add(1, t, t)
+
+    for op, fields, data in iter_records(path):
+        if op == OP_CHUNK:
+            compression.add(_str(fields, "compression", "none"))
+        elif op == OP_CONNECTION:
+            on_connection(connection_from_fields(_u32(fields, "conn"), fields, parse_fields(data)))
+        elif op == OP_MSGDATA:
+            on_message(_u32(fields, "conn"), _time(fields, "time"))
+
+    recovered = sum(s.count for s in stats.values())
+    if recovered == 0:
+        raise CorruptBagError(f"{path}: damaged ROS 1 bag, no messages recoverable ({reason})")
+    return StorageIndex(
+        stats=list(stats.values()),
+        compression=compression,
+        indexed_by="scan",
+        warnings=[f"indexed by scan: {recovered} messages recovered", reason],
+    )
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, bytes], bytes]]:
+    """Yield ``(op, header, data)`` for every readable record; chunk contents are expanded in place.
+
+    Stops quietly at the first record that is cut short or malformed: that is where the damage is.
+    A chunk record is yielded itself (for its compression) and then its inner records.
+    """
+    with path.open("rb") as f:
+        f.seek(len(ROS1_MAGIC))
+        while True:
+            record = _read_record(f)
+            if record is None:
+                return
+            fields, data, complete = record
+            try:
+                op = _op(fields)
+            except _Damaged:
+                return
+            yield op, fields, data
+            if op == OP_CHUNK:
+                try:
+                    inner = _decompress(_str(fields, "compression", "none"), data, complete)
+                except Exception:
+                    return
+                yield from _inner_records(inner)
+            if not complete:
+                return
+
+
+def _read_record(f: object) -> tuple[dict[str, bytes], bytes, bool] | None:
+    read: Callable[[int], bytes] = f.read  # type: ignore[attr-defined]
+    raw = read(4)
+    if len(raw) < 4:
+        return None
+    (hlen,) = _U32.unpack(raw)
+    hbuf = read(hlen)
+    if len(hbuf) < hlen:
+        return None
+    try:
+        fields = parse_fields(hbuf)
+    except _Damaged:
+        return None
+    raw = read(4)
+    if len(raw) < 4:
+        return fields, b"", False
+    (dlen,) = _U32.unpack(raw)
+    data = read(dlen)
+    return fields, data, len(data) == dlen
+
+
+def _decompress(compression: str, data: bytes, complete: bool) -> bytes:
+    if compression == "none":
+        return data
+    if compression == "lz4":
+        if complete:
+            return bytes(lz4.frame.decompress(data))
+        # A cut chunk: the streaming decompressor returns what the complete blocks hold.
+        return bytes(lz4.frame.LZ4FrameDecompressor().decompress(data))
+    if compression == "bz2":
+        return bz2.BZ2Decompressor().decompress(data)
+    raise _Damaged(f"unknown chunk compression {compression!r}")
+
+
+def _inner_records(buf: bytes) -> Iterator[tuple[int, dict[str, bytes], bytes]]:
+    view = memoryview(buf)
+    pos, end = 0, len(buf)
+    while pos + 4 <= end:
+        (hlen,) = _U32.unpack_from(view, pos)
+        if pos + 8 + hlen > end:
+            return
+        try:
+            fields = parse_fields(view[pos + 4 : pos + 4 + hlen])
+            op = _op(fields)
+        except _Damaged:
+            return
+        (dlen,) = _U32.unpack_from(view, pos + 4 + hlen)
+        if pos + 8 + hlen + dlen > end:
+            return
+        yield op, fields, bytes(view[pos + 8 + hlen : pos + 8 + hlen + dlen])
+        pos += 8 + hlen + dlen

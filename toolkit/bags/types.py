@@ -1,0 +1,85 @@
+"""Message type stores per connection: can rosbags decode a topic, and decode / convert its bytes.
+
+Each distinct definition gets its own rosbags Typestore, so one unparsable
+definition (a service event, an unknown package) marks only its own topics
+undecodable instead of failing the whole bag as a shared store would.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rosbags.interfaces.typing import Typesdict
+from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+from toolkit.bags.connection import BagConnection
+
+DECODABLE_ENCODINGS = ("ros1", "cdr")
+_IDL_SEPARATOR = "=" * 80 + "\n"
+
+
+class UndecodableError(Exception):
+    """The connection's type cannot be built by rosbags; carries the reason."""
+
+
+def _key(conn: BagConnection) -> tuple[str, str, str, str]:
+    return (conn.encoding, conn.msgtype, conn.msgdef_format, conn.msgdef)
+
+
+@lru_cache(maxsize=256)
+def _store_for(encoding: str, msgtype: str, msgdef_format: str, msgdef: str) -> Typestore:
+    if encoding not in DECODABLE_ENCODINGS:
+        raise UndecodableError(f"serialization {encoding!r} is not supported")
+    if not msgtype:
+        raise UndecodableError("connection has no message type")
+    if msgdef.strip():
+        store = get_typestore(Stores.EMPTY)
+        try:
+            store.register(_parse(msgtype, msgdef_format, msgdef))
+        except Exception as exc:  # rosbags raises several unrelated types for bad definitions
+            raise UndecodableError(f"definition of {msgtype} does not parse ({type(exc).__name__})") from exc
+    else:
+        # No definition stored (older rosbag2 bags): assume the standard interfaces of the encoding's ROS.
+        store = get_typestore(Stores.ROS1_NOETIC if encoding == "ros1" else Stores.LATEST)
+        if msgtype not in store.fielddefs:
+            raise UndecodableError(f"{msgtype} is not a standard type and the bag stores no definition")
+    try:
+        store.get_msgdef(msgtype)  # generates the (de)serializers; fails on a missing nested type
+    except Exception as exc:
+        raise UndecodableError(f"{msgtype} cannot be built ({type(exc).__name__}: {exc})") from exc
+    return store
+
+
+def _parse(msgtype: str, msgdef_format: str, msgdef: str) -> Typesdict:
+    if msgdef_format in ("ros2idl", "omgidl"):
+        typs: Typesdict = {}
+        if msgdef.startswith(f"{_IDL_SEPARATOR}IDL: "):
+            for part in msgdef.split(_IDL_SEPARATOR)[1:]:
+                _, idl = part.split("\n", 1)
+                typs.update(get_types_from_idl(idl))
+        else:
+            typs.update(get_types_from_idl(msgdef))
+        return typs
+    return get_types_from_msg(msgdef, msgtype)
+
+
+def typestore_for(conn: BagConnection) -> Typestore:
+    """The type store that decodes *conn*; raises UndecodableError with a reason otherwise."""
+    return _store_for(*_key(conn))
+
+
+def is_decodable(conn: BagConnection) -> bool:
+    try:
+        typestore_for(conn)
+    except UndecodableError:
+        return False
+    return True
+
+
+def decode_bytes(conn: BagConnection, data: bytes | memoryview) -> object:
+    """Deserialize one message of *conn* into rosbags' message dataclass."""
+    store = typestore_for(conn)
+    if conn.encoding == "ros1":
+        return store.deserialize_ros1(data, conn.msgtype)
+    return store.deserialize_cdr(data, conn.msgtype)
