@@ -1,0 +1,1 @@
+"""HTTP layer of the registry: dependencies and routers under /api/v1."""

@@ -1,0 +1,1 @@
+"""Cross-cutting parts of the registry: settings, database, security."""

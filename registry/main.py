@@ -1,0 +1,60 @@
+"""The registry app factory.
+
+``create_app()`` serves PITLANE_DATABASE_URL (SQLite in PITLANE_HOME by
+default), migrating it to the newest schema first. ``embedded_user`` is for
+the in-process client only: requests without credentials then act as that
+local admin, which is safe because no socket is ever opened for that app.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from registry.api import errors
+from registry.api.deps import get_principal
+from registry.api.routes import access, audit, health, packages, projects, tokens
+from registry.core.config import API_PREFIX, Settings, get_settings
+from registry.core.db import Database
+from registry.core.migrate import upgrade
+from registry.services.access import ensure_user
+from toolkit import __version__
+
+
+def create_app(
+    settings: Settings | None = None, *, embedded_user: str | None = None, database_url: str | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(database_url or settings.effective_database_url)
+    upgrade(db.engine)
+    if embedded_user:
+        with db.transaction() as session:
+            ensure_user(session, embedded_user, is_admin=True)
+
+    app = FastAPI(
+        title="Pitlane registry",
+        version=__version__,
+        description="Versioned, permissioned ML packages resolved from Git tags. Every route but health needs "
+        "`Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    app.state.embedded_user = embedded_user
+
+    from registry.web import pages
+
+    errors.install(app, html_error=pages.html_error)
+
+    public = APIRouter(prefix=API_PREFIX)
+    public.include_router(health.router)
+    app.include_router(public)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    for module in (projects, access, packages, tokens, audit):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    pages.mount(app)
+    return app

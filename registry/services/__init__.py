@@ -1,0 +1,1 @@
+"""Registry business logic: plain functions over a SQLAlchemy session (no HTTP here)."""

@@ -1,0 +1,155 @@
+"""API tokens: create (shown once), authenticate, list, revoke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.core.security import Action, Principal, new_token, parse_scopes, token_matches, token_prefix
+from registry.models import ApiToken, Project, User, utcnow
+from registry.services.access import (
+    authorize_project,
+    check_name,
+    ensure_user,
+    get_user,
+    load_principal,
+    require_global_admin,
+)
+from registry.services.audit import record_audit
+from toolkit.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, UserError
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: str  # the only time the secret exists outside the client
+    row: ApiToken
+
+
+def _describe(row: ApiToken) -> dict[str, object]:
+    return {
+        "prefix": row.prefix, "name": row.name, "user": row.user.name,
+        "project": row.project.name if row.project else None, "scopes": row.scopes,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }
+
+
+def _insert(
+    session: Session, user: User, name: str, project: Project | None, scopes: list[str] | None,
+    expires_days: int | None,
+) -> NewToken:
+    token, prefix, digest = new_token()
+    row = ApiToken(
+        prefix=prefix, token_hash=digest, name=name, user_id=user.id,
+        project_id=project.id if project else None, scopes=scopes,
+        expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+    )
+    session.add(row)
+    session.flush()
+    row.user, row.project = user, project
+    return NewToken(token, row)
+
+
+def bootstrap_admin(session: Session, name: str = "admin", token_name: str = "bootstrap") -> NewToken:
+    """First start of a server: an admin user and its token (printed once by the caller)."""
+    user = ensure_user(session, check_name("user", name), is_admin=True)
+    new = _insert(session, user, token_name, None, None, None)
+    record_audit(session, "system", "token.create", f"token:{new.row.prefix}", None, _describe(new.row))
+    return new
+
+
+def has_admin_token(session: Session) -> bool:
+    stmt = (
+        select(ApiToken.id)
+        .join(User, User.id == ApiToken.user_id)
+        .where(User.is_admin.is_(True), ApiToken.revoked_at.is_(None))
+        .limit(1)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def create_token(
+    session: Session, actor: Principal, *, name: str, user_name: str | None = None,
+    project: Project | None = None, scopes: list[str] | None = None, robot: bool = False,
+    expires_days: int | None = None,
+) -> NewToken:
+    """A token for oneself, for another user (admin), or a CI robot token scoped to one project.
+
+    A robot token needs ``project`` and ``scopes``; its robot user is created on first use of the name.
+    """
+    check_name("token", name)
+    if expires_days is not None and expires_days <= 0:
+        raise UserError("expiry must be a positive number of days")
+    try:
+        clean_scopes = parse_scopes(scopes) if scopes is not None else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if robot:
+        if project is None or not clean_scopes:
+            raise UserError("a robot token needs a project and at least one scope")
+        authorize_project(actor, project, Action.access_manage)
+        user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        if user is None:
+            user = ensure_user(session, name, kind="robot")
+        elif user.kind != "robot":
+            raise ConflictError(f"{name!r} is a user, not a robot")
+    elif user_name is not None and user_name != actor.name:
+        require_global_admin(actor)
+        user = get_user(session, user_name)
+    else:
+        if actor.token_project_id is not None:
+            raise PermissionDeniedError("a project-scoped token cannot create tokens")
+        user = get_user(session, actor.name)
+        if project is not None:
+            authorize_project(actor, project, Action.packages_read)
+    new = _insert(session, user, name, project, clean_scopes, expires_days)
+    record_audit(session, actor.actor, "token.create", f"token:{new.row.prefix}", None, _describe(new.row))
+    return new
+
+
+def authenticate(session: Session, token: str) -> Principal:
+    """The principal behind a raw token; AuthenticationError for anything unusable."""
+    prefix = token_prefix(token)
+    if prefix is None:
+        raise AuthenticationError("malformed token")
+    row = session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).unique().scalar_one_or_none()
+    if row is None or not token_matches(token, row.token_hash):
+        raise AuthenticationError("invalid token")
+    if row.revoked_at is not None:
+        raise AuthenticationError("token was revoked")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise AuthenticationError("token expired")
+    return load_principal(session, row.user, row)
+
+
+def list_tokens(session: Session, actor: Principal, *, all_users: bool = False) -> list[ApiToken]:
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if all_users:
+        require_global_admin(actor)
+    else:
+        # Robots a project admin created are listed with that project's tokens.
+        managed = [pid for pid, role in actor.roles.items() if role.value == "admin"]
+        cond = ApiToken.user_id == actor.user_id
+        if managed and actor.token_project_id is None:
+            cond = cond | (ApiToken.project_id.in_(managed) & ApiToken.user.has(User.kind == "robot"))
+        stmt = stmt.where(cond)
+    return list(session.execute(stmt).unique().scalars())
+
+
+def revoke_token(session: Session, actor: Principal, prefix: str) -> ApiToken:
+    row = session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).unique().scalar_one_or_none()
+    visible = row is not None and (
+        actor.is_admin
+        or row.user_id == actor.user_id
+        or (row.project_id is not None and row.user.kind == "robot" and actor.token_project_id is None
+            and actor.roles.get(row.project_id) is not None and actor.roles[row.project_id].value == "admin")
+    )
+    if row is None or not visible:
+        raise NotFoundError(f"token {prefix!r} not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        record_audit(session, actor.actor, "token.revoke", f"token:{row.prefix}", {"revoked": False},
+                     {"revoked": True})
+    return row

@@ -1,0 +1,1 @@
+"""Server-rendered pages of the registry (Jinja2 templates + static CSS)."""
