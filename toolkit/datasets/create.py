@@ -1,0 +1,126 @@
+"""`dataset create`: bags (paths or a search) -> frames + manifest -> DVC + Git tag NAME@v1."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from toolkit.bags import frames as fr
+from toolkit.datasets import manifest as mf
+from toolkit.datasets import versions as vs
+from toolkit.datasets.extract import DEFAULT_SPLIT, BagJob, BagResult, extract_bags
+from toolkit.errors import BagError, ConflictError, DatasetError, UserError
+
+
+def bags_from_search(query: str, repo: Path | None = None, limit: int = 1000) -> list[Path]:
+    """Bag paths a data-repo search returns (absolute, in the search's order)."""
+    from toolkit.data.repo import DataRepo
+    from toolkit.data.search import search
+
+    data_repo = DataRepo.find(repo)
+    try:
+        response = search(data_repo.catalog, query, limit=limit)
+    finally:
+        data_repo.close()
+    paths = [data_repo.abs_path(r.path) for r in response.results]
+    if not paths:
+        hint = f" ({'; '.join(response.hints)})" if response.hints else ""
+        raise DatasetError(f"search {query!r} matched no bags{hint}")
+    return paths
+
+
+def create_dataset(
+    name: str,
+    bags: Sequence[Path],
+    *,
+    topics: Sequence[str] = (),
+    every: str = "0",
+    output: Path | None = None,
+    repo: Path | None = None,
+    lidar_format: fr.LidarFormat = "npy",
+    split: tuple[float, float, float] = DEFAULT_SPLIT,
+    classes: Sequence[str] = (),
+    workers: int = 0,
+    on_bag_done: Callable[[BagResult], None] | None = None,
+) -> tuple[mf.Manifest, vs.VersionInfo, Path]:
+    """Extract frames from ``bags`` into a new dataset directory and tag it ``NAME@v1``.
+
+    Nothing is left behind on failure: the new directory is removed and no tag written.
+    """
+    vs.check_name(name)
+    every_ns = _every(every)
+    if lidar_format not in ("npy", "pcd"):
+        raise UserError(f"--lidar-format {lidar_format!r}: use npy or pcd")
+    if not bags:
+        raise UserError("no bags given (use --from BAG... or --from-search QUERY)")
+    missing = [str(b) for b in bags if not Path(b).exists()]
+    if missing:
+        raise BagError(f"bag not found: {', '.join(missing)}")
+    base = (repo or Path.cwd()).resolve()
+    root = vs.repo_root(output.resolve() if output else base)
+    dataset_dir = (output.resolve() if output else root / vs.DEFAULT_PARENT / name)
+    try:
+        dataset_dir.relative_to(root)
+    except ValueError:
+        raise DatasetError(f"{dataset_dir} is outside the Git repository {root}") from None
+    if vs.list_versions(root, name):
+        raise ConflictError(f"dataset {name!r} already exists (add versions with `pitlane dataset version`)")
+    if dataset_dir.exists() and any(dataset_dir.iterdir()):
+        raise ConflictError(f"{dataset_dir} exists and is not empty")
+
+    jobs = [
+        BagJob(Path(b).resolve(), dataset_dir, tuple(topics), every_ns, lidar_format, split)
+        for b in dict.fromkeys(Path(b) for b in bags)
+    ]
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        results = extract_bags(jobs, workers=workers, on_done=on_bag_done)
+        manifest = _manifest(name, results, topics, every, lidar_format, split, classes)
+        if not manifest.frames:
+            reasons = "; ".join(f"{s.topic}: {s.reason} ({s.count})" for s in manifest.skipped)
+            seen = sorted({t for r in results for t in r.topics_seen})
+            nothing = f"no camera or lidar topic matches {list(topics) or '*'}"
+            why = reasons or (nothing if not seen else "no messages on " + ", ".join(seen))
+            raise DatasetError(f"no frames extracted: {why}")
+        info = vs.commit_version(root, dataset_dir, manifest, "create")
+    except BaseException:
+        shutil.rmtree(dataset_dir, ignore_errors=True)
+        raise
+    return manifest, info, dataset_dir
+
+
+def _every(text: str) -> int:
+    from toolkit.datasets.extract import parse_every
+
+    return parse_every(text)
+
+
+def _manifest(
+    name: str,
+    results: list[BagResult],
+    topics: Sequence[str],
+    every: str,
+    lidar_format: str,
+    split: tuple[float, float, float],
+    classes: Sequence[str],
+) -> mf.Manifest:
+    skipped: Counter[tuple[str, str]] = Counter()
+    for r in results:
+        skipped.update(r.skipped)
+    return mf.Manifest(
+        name=name,
+        params={"topics": list(topics), "every": every, "lidar_format": lidar_format, "split": list(split)},
+        classes=list(dict.fromkeys(classes)),
+        sources=[mf.SourceBag(path=r.bag, md5=r.md5, split=r.split, frames=len(r.frames)) for r in results],
+        skipped=[mf.SkipCount(topic=t, reason=why, count=n) for (t, why), n in sorted(skipped.items())],
+        lineage=[
+            mf.LineageEntry(
+                action="create",
+                at=mf.now_iso(),
+                detail={"bags": [{"path": r.bag, "md5": r.md5} for r in results]},
+            )
+        ],
+        frames=[f for r in results for f in r.frames],
+    )

@@ -1,0 +1,277 @@
+"""Frame extraction: bags -> frame files + manifest entries, one bag per worker process.
+
+Inside a bag, messages are read and deserialized in order (rosbags is pure
+Python) while PNG encoding and file writes run on a small thread pool
+(OpenCV and file I/O release the GIL). Sampling (``every``) is decided from
+the bag timestamp before deserializing, so skipped messages cost nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from toolkit.bags import frames as fr
+from toolkit.datasets.manifest import FRAMES_DIR, Calibration, Frame, Split
+from toolkit.errors import BagError, UserError
+
+DEFAULT_SPLIT: tuple[float, float, float] = (0.8, 0.1, 0.1)
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|ms|s|m|min)?\s*$")
+_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "min": 60_000_000_000}
+_IN_FLIGHT = 16  # decoded frames waiting for the encoder threads: bounds memory on big images
+
+
+def parse_every(text: str) -> int:
+    """'0.5s', '500ms', '2' (seconds), '0' (every message) -> nanoseconds."""
+    m = _DURATION_RE.match(text)
+    if not m:
+        raise UserError(f"--every {text!r}: expected a duration like 0.5s, 200ms or 0")
+    return round(float(m.group(1)) * _UNITS_NS[m.group(2) or "s"])
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """'80/10/10' -> (0.8, 0.1, 0.1)."""
+    parts = text.split("/")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
+        raise UserError(f"--split {text!r}: expected three non-negative numbers like 80/10/10")
+    total = sum(values)
+    return (values[0] / total, values[1] / total, values[2] / total)
+
+
+def split_for(bag_md5: str, ratios: tuple[float, float, float] = DEFAULT_SPLIT) -> Split:
+    """Deterministic split by source bag: frames of one drive never straddle train and test."""
+    position = int(hashlib.sha256(bag_md5.encode()).hexdigest()[:8], 16) / 2**32
+    if position < ratios[0]:
+        return "train"
+    if position < ratios[0] + ratios[1]:
+        return "val"
+    return "test"
+
+
+def storage_files(bag: Path) -> list[Path]:
+    if bag.is_dir():
+        files = sorted(p for p in bag.iterdir() if p.suffix in {".db3", ".mcap"})
+        if not files:
+            raise BagError(f"{bag}: no .db3 or .mcap files in this directory")
+        return files
+    return [bag]
+
+
+def bag_md5(bag: Path) -> str:
+    """MD5 over the storage files in order (the BagSummary convention)."""
+    h = hashlib.md5()
+    for f in storage_files(bag):
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def topic_slug(topic: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", topic.strip("/").replace("/", "__")) or "root"
+
+
+def topic_matches(topic: str, patterns: Sequence[str]) -> bool:
+    return not patterns or any(fnmatchcase(topic, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class BagJob:
+    bag: Path
+    dataset_dir: Path
+    topics: tuple[str, ...]
+    every_ns: int
+    lidar_format: fr.LidarFormat
+    split_ratios: tuple[float, float, float] = DEFAULT_SPLIT
+    encode_threads: int = 2
+
+
+@dataclass
+class BagResult:
+    bag: str
+    md5: str
+    split: Split
+    frames: list[Frame] = field(default_factory=list)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, reason) -> count
+    topics_seen: list[str] = field(default_factory=list)
+
+
+def _stamp_ns(msg: Any) -> int | None:
+    header = getattr(msg, "header", None)
+    if header is None:
+        return None
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def _camera_namespaces(topic: str) -> list[str]:
+    """Parents of an image topic, nearest first: /a/b/image/compressed -> /a/b/image, /a/b, /a."""
+    parts = PurePosixPath(topic).parents
+    return [str(p) for p in parts if str(p) != "/"]
+
+
+def _read_calibrations(reader: Any, image_topics: list[str]) -> dict[str, Calibration]:
+    """First CameraInfo of each namespace an image topic belongs to."""
+    wanted: dict[str, list[str]] = {}
+    for topic in image_topics:
+        for ns in _camera_namespaces(topic):
+            wanted.setdefault(f"{ns}/camera_info", []).append(topic)
+    conns = [c for c in reader.connections if c.msgtype == fr.CAMERA_INFO and c.topic in wanted]
+    found: dict[str, Calibration] = {}
+    if not conns:  # rosbags reads *every* connection when given an empty list
+        return {}
+    for conn, _, raw in reader.messages(connections=conns):
+        if conn.topic in found:
+            if len(found) == len({c.topic for c in conns}):
+                break
+            continue
+        info = fr.camera_info_dict(reader.deserialize(raw, conn.msgtype))
+        found[conn.topic] = Calibration(topic=conn.topic, **info)
+    result: dict[str, Calibration] = {}
+    for topic in image_topics:
+        for ns in _camera_namespaces(topic):  # nearest namespace wins
+            cal = found.get(f"{ns}/camera_info")
+            if cal is not None:
+                result[topic] = cal
+                break
+    return result
+
+
+def _write_frame(
+    msgtype: str, msg: Any, lidar_format: fr.LidarFormat, target_stem: Path
+) -> tuple[fr.FrameData, Path] | str:
+    try:
+        data = fr.decode(msgtype, msg, lidar_format)
+    except fr.FrameSkip as skip:
+        return skip.reason
+    except Exception as exc:  # a decoder bug on odd input must cost one frame, not the dataset
+        return f"decode error ({exc.__class__.__name__})"
+    target = target_stem.with_suffix(data.suffix)
+    target.write_bytes(data.payload)
+    data.payload = b""  # the bytes are on disk; don't ship them back across processes
+    return data, target
+
+
+def extract_bag(job: BagJob) -> BagResult:
+    """Extract every sampled frame of one bag into ``job.dataset_dir/frames``."""
+    from rosbags.highlevel import AnyReader
+
+    md5 = bag_md5(job.bag)
+    result = BagResult(bag=str(job.bag), md5=md5, split=split_for(md5, job.split_ratios))
+    key = md5[:12]
+    frames_root = job.dataset_dir / FRAMES_DIR
+    try:
+        reader_cm = AnyReader([job.bag])
+        reader = reader_cm.__enter__()
+    except Exception as exc:  # rosbags raises several unrelated types for unreadable input
+        raise BagError(f"{job.bag}: cannot read bag ({exc})") from None
+    try:
+        conns = [c for c in reader.connections if c.msgtype in fr.FRAME_TYPES and topic_matches(c.topic, job.topics)]
+        result.topics_seen = sorted({c.topic for c in conns})
+        image_topics = sorted({c.topic for c in conns if c.msgtype != fr.POINTCLOUD2})
+        calibrations = _read_calibrations(reader, image_topics)
+        for topic in result.topics_seen:
+            (frames_root / topic_slug(topic)).mkdir(parents=True, exist_ok=True)
+        last_kept: dict[str, int] = {}
+        used: set[Path] = set()
+        pending: deque[tuple[Future[tuple[fr.FrameData, Path] | str], dict[str, Any]]] = deque()
+
+        def collect(fut: Future[tuple[fr.FrameData, Path] | str], meta: dict[str, Any]) -> None:
+            out = fut.result()
+            if isinstance(out, str):
+                result.skipped[(meta["topic"], out)] += 1
+                return
+            data, target = out
+            result.frames.append(
+                Frame(
+                    id=f"{key}_{topic_slug(meta['topic'])}_{meta['t']}{meta['dup']}",
+                    path=target.relative_to(job.dataset_dir).as_posix(),
+                    kind=data.kind,
+                    width=data.width,
+                    height=data.height,
+                    encoding=data.encoding,
+                    extra=data.extra,
+                    split=result.split,
+                    source_bag=str(job.bag),
+                    source_md5=md5,
+                    calibration=calibrations.get(meta["topic"]),
+                    **{k: meta[k] for k in ("topic", "msgtype", "header_stamp_ns", "frame_id")},
+                    timestamp_ns=meta["t"],
+                )
+            )
+
+        with ThreadPoolExecutor(max_workers=max(job.encode_threads, 1)) as pool:
+            for conn, t, raw in reader.messages(connections=conns) if conns else ():
+                prev = last_kept.get(conn.topic)
+                if prev is not None and job.every_ns and t - prev < job.every_ns:
+                    continue
+                last_kept[conn.topic] = t
+                try:
+                    msg = reader.deserialize(raw, conn.msgtype)
+                except Exception:  # a truncated or foreign payload: count it, keep going
+                    result.skipped[(conn.topic, "message does not deserialize")] += 1
+                    continue
+                stem = frames_root / topic_slug(conn.topic) / f"{key}_{t}"
+                dup = ""
+                while stem in used:  # two messages on one topic at the same nanosecond
+                    dup = f"-{len(dup) + 1}" if not dup else f"-{int(dup[1:]) + 1}"
+                    stem = frames_root / topic_slug(conn.topic) / f"{key}_{t}{dup}"
+                used.add(stem)
+                header = getattr(msg, "header", None)
+                meta = {
+                    "topic": conn.topic,
+                    "msgtype": conn.msgtype,
+                    "t": t,
+                    "dup": dup,
+                    "header_stamp_ns": _stamp_ns(msg),
+                    "frame_id": str(header.frame_id) if header is not None else "",
+                }
+                pending.append((pool.submit(_write_frame, conn.msgtype, msg, job.lidar_format, stem), meta))
+                while len(pending) > _IN_FLIGHT:
+                    collect(*pending.popleft())
+            while pending:
+                collect(*pending.popleft())
+    except BagError:
+        raise
+    except Exception as exc:
+        raise BagError(f"{job.bag}: cannot read bag ({exc.__class__.__name__}: {exc})") from None
+    finally:
+        with contextlib.suppress(Exception):  # closing a damaged bag must not hide the first error
+            reader_cm.__exit__(None, None, None)
+    result.frames.sort(key=lambda f: (f.topic, f.timestamp_ns, f.id))
+    return result
+
+
+def extract_bags(
+    jobs: Sequence[BagJob], workers: int = 0, on_done: Callable[[BagResult], None] | None = None
+) -> list[BagResult]:
+    """Extract several bags, in parallel processes when there is more than one; results in job order."""
+    workers = workers or os.cpu_count() or 1
+    results: dict[int, BagResult] = {}
+    if len(jobs) <= 1 or workers <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = extract_bag(job)
+            if on_done:
+                on_done(results[i])
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = {pool.submit(extract_bag, job): i for i, job in enumerate(jobs)}
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if on_done:
+                    on_done(results[futures[fut]])
+    return [results[i] for i in range(len(jobs))]
