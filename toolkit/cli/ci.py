@@ -1,0 +1,108 @@
+"""`pitlane ci`: run a workflow's jobs locally and lint workflow files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from toolkit.cli import output
+from toolkit.errors import UsageError, WorkflowError
+
+ci_app = typer.Typer(help="CI/CD: run GitHub workflows locally, lint workflow files.", no_args_is_help=True)
+
+
+def _pairs(values: list[str], what: str, *, from_env: bool = False) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            if from_env and key in os.environ:
+                # `--secret NAME` takes the value from the environment, keeping it off the command line.
+                pairs[key] = os.environ[key]
+                continue
+            raise UsageError(f"{what} {item!r}: expected KEY=VALUE")
+        if not key:
+            raise UsageError(f"{what} {item!r}: empty key")
+        pairs[key] = value
+    return pairs
+
+
+def _workflow_path(workflow: str, workspace: Path) -> Path:
+    candidate = Path(workflow)
+    if candidate.is_file():
+        return candidate
+    for name in (workflow, f"{workflow}.yml", f"{workflow}.yaml"):
+        path = workspace / ".github" / "workflows" / name
+        if path.is_file():
+            return path
+    raise WorkflowError(f"no workflow {workflow!r} (neither a file nor in {workspace / '.github' / 'workflows'})")
+
+
+def run_cmd(
+    workflow: str = typer.Argument(..., help="Workflow file, or its name under .github/workflows."),
+    job: str | None = typer.Argument(None, help="Job to run (with the jobs it needs); all jobs when omitted."),
+    event: str = typer.Option("push", "--event", "-e", help="push, pull_request, tag or workflow_dispatch."),
+    ref: str | None = typer.Option(None, "--ref", help="Branch (push, pull_request) or tag (tag); default HEAD."),
+    base_ref: str = typer.Option("main", "--base-ref", help="Base branch of a pull_request."),
+    inputs: list[str] = typer.Option([], "--input", "-i", help="Workflow input KEY=VALUE (repeatable)."),
+    env: list[str] = typer.Option([], "--env", help="Environment KEY=VALUE for every step (repeatable)."),
+    secrets: list[str] = typer.Option([], "--secret", "-s", help="Secret KEY=VALUE, or KEY to read $KEY."),
+    repos: list[str] = typer.Option([], "--repo", help="OWNER/REPO=PATH: where remote `uses:` resolve."),
+    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Repository to run in."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
+) -> None:
+    """Run WORKFLOW's JOB on this machine with a GitHub-like environment."""
+    from toolkit.ci import RunOptions, run_workflow
+
+    repo_map = {k: Path(v).resolve() for k, v in _pairs(repos, "--repo").items()}
+    options = RunOptions(
+        workspace=workspace,
+        event=event,
+        ref=ref,
+        base_ref=base_ref,
+        inputs=dict(_pairs(inputs, "--input")),
+        env=_pairs(env, "--env"),
+        secrets=_pairs(secrets, "--secret", from_env=True),
+        repos=repo_map,
+        # Step output goes to stderr, so --json keeps stdout to one document.
+        log=lambda line: output.err_console.print(line, markup=False, highlight=False),
+    )
+    result = run_workflow(_workflow_path(workflow, options.workspace), job, options)
+    if as_json:
+        output.print_json(result.to_dict())
+    else:
+        output.print_table(
+            f"{result.workflow.name}",
+            ["job", "result", "runs-on", "outputs"],
+            [
+                (j.id, j.result, j.runs_on, ", ".join(f"{k}={v}" for k, v in j.outputs.items()))
+                for j in result.jobs.values()
+            ],
+        )
+    result.raise_for_failure()
+
+
+def lint_cmd(
+    files: list[Path] = typer.Argument(None, help="Workflow files; the repository's .github/workflows when omitted."),
+) -> None:
+    """Check workflow files with actionlint; prints its findings, exit 1 when there are any."""
+    from toolkit.ci import lint
+
+    findings = lint(list(files or []))
+    for finding in findings:
+        output.console.print(str(finding), markup=False)
+    if findings:
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        raise WorkflowError(f"{first.path}:{first.line}:{first.column}: {first.message}{more}")
+    output.info("actionlint: no findings")
+
+
+ci_app.command("run")(run_cmd)
+ci_app.command("lint")(lint_cmd)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ci_app, name="ci")
