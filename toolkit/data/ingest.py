@@ -38,7 +38,7 @@ class AddReport:
 
 def index_bag(path: str) -> BagSummary:
     """The bags part's index with content hashes (the hashes give idempotency)."""
-    from toolkit.bags.index import index
+    from toolkit.bags import index
 
     return index(Path(path), hashes=True)
 
@@ -138,21 +138,41 @@ def _dvc_add(repo: DataRepo, targets: list[Path]) -> dict[Path, str]:
 
 
 def _git_paths_for(bag: Path) -> list[Path]:
-    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore"]
+    # The slice lineage and the user's own `<bag>.pitlane.yaml` tags travel with the bag when present.
+    extras = [bag.parent / (bag.name + s) for s in (".lineage.json", ".pitlane.yaml")]
+    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore", *extras]
 
 
 def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
-    rels = sorted({repo.rel(p) for p in paths if p.exists()})
-    removed = sorted({repo.rel(p) for p in paths if not p.exists()})
-    if rels:
-        repo.git("add", "--", *rels)
+    """Stage and commit exactly `paths` (present ones added, vanished tracked ones removed)."""
+    present = sorted({repo.rel(p) for p in paths if p.exists()})
+    absent = sorted({repo.rel(p) for p in paths if not p.exists()})
+    tracked_absent = repo.git("ls-files", "-z", "--", *absent).split("\0") if absent else []
+    removed = sorted(p for p in tracked_absent if p)
+    if present:
+        repo.git("add", "--", *present)
     if removed:
         repo.git("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed)
-    every = rels + removed
+    every = present + removed
     if not every or not repo.git("status", "--porcelain", "--", *every).strip():
         return None
     repo.git("commit", "-q", "-m", message, "--", *every)
     return repo.git("rev-parse", "HEAD").strip()
+
+
+def _rollback(repo: DataRepo, bags: list[Path]) -> None:
+    """Best effort after a failed commit: no sidecar, no .dvc file, nothing staged for these bags."""
+    for bag in bags:
+        sidecar_path(bag).unlink(missing_ok=True)
+    dvc_files = [bag.parent / (bag.name + ".dvc") for bag in bags]
+    existing = [repo.rel(f) for f in dvc_files if f.exists()]
+    try:
+        if existing:
+            repo.dvc("remove", *existing)  # drops the .dvc file and its .gitignore line, keeps the data
+        paths = sorted({repo.rel(p) for bag in bags for p in _git_paths_for(bag)})
+        repo.git("reset", "-q", "--", *paths)
+    except PitlaneError:
+        pass  # the original error is the one worth reporting
 
 
 def add_bags(
@@ -227,16 +247,13 @@ def add_bags(
     report.failed.extend((str(bag), reason) for bag, reason in failed_dvc.items())
     if not ok:
         return report
-    written: list[Path] = []
     try:
         for bag, sc in ok:
             write_sidecar(sidecar_path(bag), sc)
-            written.append(sidecar_path(bag))
         git_paths = [p for bag, _ in ok for p in _git_paths_for(bag)]
         report.commit = commit_paths(repo, git_paths, _add_message(ok))
     except PitlaneError:
-        for p in written:  # no sidecar without its commit
-            p.unlink(missing_ok=True)
+        _rollback(repo, [bag for bag, _ in ok])
         raise
     catalog.upsert(sc for _, sc in ok)
     report.added = [sc for _, sc in ok]

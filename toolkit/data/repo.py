@@ -153,7 +153,7 @@ def init_repo(path: Path, remote: str | None = None, endpoint: str | None = None
         if endpoint:
             repo.dvc("remote", "modify", "storage", "endpointurl", endpoint)
             repo.dvc("remote", "modify", "storage", "region", "us-east-1")
-    paths = [".gitignore", ".dvc/config", ".dvcignore"]
+    paths = [".gitignore", ".dvc/.gitignore", ".dvc/config", ".dvcignore"]
     existing = [p for p in paths if (root / p).exists()]
     repo.git("add", "--", *existing)
     if repo.git("status", "--porcelain", "--", *existing).strip():

@@ -1,0 +1,215 @@
+"""`pitlane data ...`: the data repo (init, add, rm, tag, reindex), search, slice, lineage."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from toolkit.cli.output import err_console, info, print_json, print_table
+from toolkit.data import api
+from toolkit.errors import UserError
+
+data_app = typer.Typer(help="Bag data: a Git+DVC data repo, its catalog and search.", no_args_is_help=True)
+
+REPO_OPT = typer.Option(None, "--repo", "-C", help="Data repo (default: the one containing the current directory).")
+
+
+def _repo(path: Path | None) -> api.DataRepo:
+    return api.open_repo(path)
+
+
+@data_app.command("init")
+def init_cmd(
+    path: Path = typer.Argument(Path("."), help="Directory of the new data repo."),
+    remote: str | None = typer.Option(None, help="DVC remote URL, e.g. s3://bucket/prefix."),
+    endpoint: str | None = typer.Option(None, help="S3 endpoint URL (MinIO, SeaweedFS, ...)."),
+) -> None:
+    """Create a data repo: git init + dvc init (+ default remote)."""
+    repo = api.init_repo(path, remote=remote, endpoint=endpoint)
+    info(f"data repo ready at {repo.root}")
+
+
+@data_app.command("add")
+def add_cmd(
+    paths: list[Path] = typer.Argument(..., help="Bag files, rosbag2 directories, or directories to search for bags."),
+    copy: bool = typer.Option(False, "--copy", help="Copy bags from outside the repo into its bags/ directory."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="key=value tag for every added bag (repeatable)."),
+    workers: int = typer.Option(0, "--workers", "-j", help="Index workers (0 = CPU count)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Index, `dvc add` and commit bags; bad bags are reported and skipped."""
+    repo = _repo(repo_path)
+    tags = api.parse_tag_args(tag)
+    with Progress(
+        TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=err_console, transient=True, disable=json_out,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=Path(path).name)
+
+        report = api.add_bags(repo, paths, copy=copy, tags=tags, workers=workers, progress=progress)
+    if json_out:
+        print_json({
+            "added": [{"id": sc.id, "path": sc.path} for sc in report.added],
+            "already": [{"path": p, "catalogued_as": c} for p, c in report.already],
+            "failed": [{"path": p, "error": e} for p, e in report.failed],
+            "commit": report.commit,
+        })
+    else:
+        for sc in report.added:
+            info(f"added {sc.path} ({sc.summary.message_count} messages, {len(sc.summary.topics)} topics)")
+        for given, existing in report.already:
+            alias = "" if Path(given).as_posix().endswith(existing) else f" (as {existing})"
+            info(f"already ingested: {given}{alias}")
+    for given, reason in report.failed:
+        # Index errors already name the bag; do not say the path twice.
+        err_console.print(f"error: {reason if given in reason else f'{given}: {reason}'}", markup=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@data_app.command("rm")
+def rm_cmd(
+    bags: list[str] = typer.Argument(..., help="Bag paths or ids."),
+    keep_file: bool = typer.Option(False, "--keep-file", help="Keep the bag in the working tree (untracked)."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Stop tracking bags (their data stays in Git/DVC history)."""
+    for sc in api.remove_bags(_repo(repo_path), bags, keep_file=keep_file):
+        info(f"removed {sc.path}")
+
+
+@data_app.command("tag")
+def tag_cmd(
+    bag: str = typer.Argument(..., help="Bag path or id."),
+    tags: list[str] = typer.Argument(None, help="key=value pairs."),
+    remove: list[str] = typer.Option([], "--remove", "-r", help="Tag key to remove (repeatable)."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Set or remove user tags on a bag (sidecar + catalog, committed)."""
+    pairs = api.parse_tag_args(tags or [])
+    if not pairs and not remove:
+        raise UserError("give key=value tags or --remove KEY")
+    sc = api.tag_bag(_repo(repo_path), bag, pairs, remove)
+    info(f"{sc.path}: " + (" ".join(f"{k}={v}" for k, v in sc.all_tags().items()) or "no tags"))
+
+
+@data_app.command("reindex")
+def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
+    """Rebuild the catalog from the sidecars."""
+    n = api.reindex(_repo(repo_path))
+    info(f"catalog rebuilt: {n} bags")
+
+
+@data_app.command("search")
+def search_cmd(
+    query: list[str] = typer.Argument(None, help='Query, e.g. topic:/sensing/lidar/* duration>60 "rain".'),
+    limit: int = typer.Option(50, "--limit", "-n", help="At most this many results."),
+    json_out: bool = typer.Option(False, "--json", help="Print results as one JSON list."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Search the catalog (see docs/data-search.md for the language)."""
+    text = " ".join(query or [])
+    resp = api.search(_repo(repo_path).catalog, text, limit=limit)
+    if json_out:
+        print_json(resp.results)
+    else:
+        print_table(
+            None,
+            ["path", "format", "start", "duration", "messages", "topics", "tags"],
+            [
+                (r.path, r.format, r.start or "-", f"{r.duration_s:.1f}s", r.messages, len(r.topics),
+                 " ".join(f"{k}={v}" for k, v in r.tags.items()))
+                for r in resp.results
+            ],
+        )
+    for hint in resp.hints:
+        info(hint)
+    if not json_out:
+        info(f"{len(resp.results)} bag(s)")
+
+
+@data_app.command("show")
+def show_cmd(
+    bag: str = typer.Argument(..., help="Bag path or id."),
+    json_out: bool = typer.Option(False, "--json", help="Print the sidecar as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Show a catalogued bag: summary, tags, lineage."""
+    sc = api.resolve_bag(_repo(repo_path), bag)
+    if json_out:
+        print_json(sc)
+        return
+    s = sc.summary
+    info(f"{sc.path}  id {sc.id}  {s.format.value}  {s.size_bytes} bytes  {s.message_count} messages")
+    info(f"start {s.start_iso or '-'}  duration {s.duration_s:.3f}s  compression {s.compression}")
+    if sc.all_tags():
+        info("tags: " + " ".join(f"{k}={v}" for k, v in sc.all_tags().items()))
+    print_table(None, ["topic", "type", "count", "Hz"],
+                [(t.name, t.type, t.count, f"{t.frequency_hz:.2f}" if t.frequency_hz else "") for t in s.topics])
+
+
+@data_app.command("slice")
+def slice_cmd(
+    bag: str = typer.Argument(None, help="Bag path or id (or use --from-search)."),
+    out: Path = typer.Option(..., "--output", "-o", help="Output bag (or directory with --from-search)."),
+    start: str | None = typer.Option(None, "--start", help="Start: seconds from bag start, or an ISO time."),
+    end: str | None = typer.Option(None, "--end", help="End: seconds from bag start, or an ISO time."),
+    topics: list[str] = typer.Option([], "--topics", "-t", help="Topic glob (repeatable); default all."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="ros1, ros2 or mcap (default: the source's)."),
+    from_search: str | None = typer.Option(None, "--from-search", help="Slice every bag this query matches."),
+    json_out: bool = typer.Option(False, "--json", help="Print the new slices as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Cut a time range / topic set out of a bag into a new DVC-tracked bag with lineage."""
+    repo = _repo(repo_path)
+    if (bag is None) == (from_search is None):
+        raise UserError("give a BAG or --from-search QUERY (not both)")
+    if from_search is not None:
+        made = api.slice_search(repo, from_search, out, start=start, end=end, topics=topics, fmt=fmt)
+    else:
+        made = [api.slice_catalogued(repo, bag, out, start=start, end=end, topics=topics, fmt=fmt)]
+    if json_out:
+        print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
+    else:
+        for sc in made:
+            info(f"sliced {sc.path} ({sc.summary.message_count} messages)")
+
+
+@data_app.command("lineage")
+def lineage_cmd(
+    path: str = typer.Argument(..., help="A slice (path or id)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the chain as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Where a slice came from: its chain of sources back to the original bag."""
+    chain = api.lineage_chain(_repo(repo_path), path)
+    if json_out:
+        print_json(chain)
+        return
+    for depth, step in enumerate(chain):
+        rng = f" [{step.get('start') or '…'} .. {step.get('end') or '…'}]" if depth else ""
+        info(f"{'  ' * depth}{'<- ' if depth else ''}{step['path']}{rng}")
+
+
+def _add_bags_info_command() -> None:
+    # `pitlane data info` belongs to the bags part; attach it once that module exists.
+    try:
+        module = importlib.import_module("toolkit.cli.bags_info")
+    except ModuleNotFoundError as exc:
+        if exc.name != "toolkit.cli.bags_info":
+            raise
+        return
+    module.add_info_command(data_app)
+
+
+def register(app: typer.Typer) -> None:
+    _add_bags_info_command()
+    app.add_typer(data_app, name="data")
+

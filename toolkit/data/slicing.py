@@ -1,0 +1,147 @@
+"""Slices inside the data repo: the bags part cuts the bag; this module tracks it (dvc add + sidecar + lineage).
+
+The lineage record is the bags part's `<out>.lineage.json`, committed next to
+the slice and copied into the slice's sidecar, so `pitlane data lineage` can
+walk slice -> source -> ... through the catalog without opening bags.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from toolkit.data.ingest import add_bags, resolve_bag
+from toolkit.data.repo import DataRepo
+from toolkit.data.search import search
+from toolkit.data.sidecar import Sidecar
+from toolkit.errors import ConflictError, DataRepoError, NotFoundError
+
+LINEAGE_SUFFIX = ".lineage.json"
+_EXT = {"ros1": ".bag", "mcap": ".mcap", "ros2": ""}
+
+
+def lineage_path(out: Path) -> Path:
+    return out.parent / (out.name + LINEAGE_SUFFIX)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def slice_catalogued(
+    repo: DataRepo,
+    ref: str,
+    out: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    topics: list[str] | None = None,
+    fmt: str | None = None,
+) -> Sidecar:
+    """Slice a catalogued bag into `out` (inside the repo), then track and commit the slice."""
+    from toolkit.bags.slice import slice_bag
+
+    src_sc = resolve_bag(repo, ref)
+    src = repo.abs_path(src_sc.path)
+    if not src.exists():
+        raise NotFoundError(f"{src_sc.path} is not in the working tree; run `dvc pull {src_sc.path}.dvc` first")
+    out = out if out.is_absolute() else Path.cwd() / out
+    repo.rel(out)  # refuses a slice outside the repo before any work
+    if out.exists():
+        raise ConflictError(f"{out} already exists")
+    slice_bag(src, out, start=start, end=end, topics=topics or None, fmt=fmt)
+    lineage_file = lineage_path(out)
+    lineage = _read_json(lineage_file)
+    lineage.setdefault("source_id", src_sc.id)
+    lineage.setdefault("source_path", src_sc.path)
+    report = add_bags(repo, [out], lineage={repo.rel(out): lineage})
+    if report.added:
+        return report.added[0]
+    # Nothing partial: a slice that cannot be tracked is removed with its lineage file.
+    _remove(out)
+    lineage_file.unlink(missing_ok=True)
+    if report.already:
+        raise ConflictError(f"this slice is identical to the catalogued bag {report.already[0][1]}")
+    reason = report.failed[0][1] if report.failed else "unknown error"
+    raise DataRepoError(f"slice of {src_sc.path} could not be added: {reason}")
+
+
+def slice_search(
+    repo: DataRepo,
+    query: str,
+    out_dir: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    topics: list[str] | None = None,
+    fmt: str | None = None,
+    limit: int = 1000,
+) -> list[Sidecar]:
+    """Slice every bag the query matches into `out_dir` (one slice per bag, named after its source)."""
+    results = search(repo.catalog, query, limit=limit).results
+    if not results:
+        raise NotFoundError(f"no bag matches {query!r}")
+    out_dir = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
+    repo.rel(out_dir)
+    made: list[Sidecar] = []
+    for r in results:
+        src = Path(r.path)
+        target_fmt = fmt or r.format
+        stem = src.name.removesuffix(src.suffix) if src.suffix in {".bag", ".mcap", ".db3"} else src.name
+        made.append(
+            slice_catalogued(
+                repo, r.id, out_dir / f"{stem}.slice{_EXT.get(target_fmt, '')}",
+                start=start, end=end, topics=topics, fmt=fmt,
+            )
+        )
+    return made
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataRepoError(f"{path}: unreadable lineage ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def lineage_chain(repo: DataRepo, ref: str) -> list[dict[str, Any]]:
+    """[the slice, its source, the source's source, ...] as plain dicts, newest first."""
+    sc = resolve_bag(repo, ref)
+    chain: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    current: Sidecar | None = sc
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        lin = current.lineage or {}
+        chain.append({"id": current.id, "path": current.path, "md5": current.summary.md5,
+                      "start": _first(lin, "start", "start_ns"), "end": _first(lin, "end", "end_ns"),
+                      "topics": lin.get("topics"), "lineage": current.lineage})
+        current = _source_of(repo, lin) if lin else None
+    return chain
+
+
+def _first(d: dict[str, Any], *keys: str) -> Any:
+    return next((d[k] for k in keys if d.get(k) is not None), None)
+
+
+def _source_of(repo: DataRepo, lineage: dict[str, Any]) -> Sidecar | None:
+    catalog = repo.catalog
+    if sid := lineage.get("source_id"):
+        found = catalog.get(str(sid))
+        if found is not None:
+            return found
+    source = lineage.get("source")
+    md5 = lineage.get("source_md5") or (source.get("md5") if isinstance(source, dict) else None)
+    if md5:
+        for cand in catalog.all_sidecars():
+            if cand.summary.md5 == md5:
+                return cand
+    return None
