@@ -46,7 +46,7 @@ class ConnectionStats:
 
 @dataclass
 class StorageIndex:
-    """What one format-specific indexer found; ``toolkit.bags.index`` turns it into a BagSummary."""
+    """What one format-specific indexer found; ``toolkit.bags.indexer`` turns it into a BagSummary."""
 
     stats: list[ConnectionStats]
     compression: set[str] = field(default_factory=set)  # per-chunk / per-file compression names

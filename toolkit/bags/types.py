@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rosbags.interfaces import Nodetype
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
@@ -17,6 +18,7 @@ from toolkit.bags.connection import BagConnection
 
 DECODABLE_ENCODINGS = ("ros1", "cdr")
 _IDL_SEPARATOR = "=" * 80 + "\n"
+_HEADER = "std_msgs/msg/Header"
 
 
 class UndecodableError(Exception):
@@ -44,11 +46,29 @@ def _store_for(encoding: str, msgtype: str, msgdef_format: str, msgdef: str) -> 
         store = get_typestore(Stores.ROS1_NOETIC if encoding == "ros1" else Stores.LATEST)
         if msgtype not in store.fielddefs:
             raise UndecodableError(f"{msgtype} is not a standard type and the bag stores no definition")
-    try:
-        store.get_msgdef(msgtype)  # generates the (de)serializers; fails on a missing nested type
-    except Exception as exc:
-        raise UndecodableError(f"{msgtype} cannot be built ({type(exc).__name__}: {exc})") from exc
+    missing = _missing_types(store, msgtype)
+    if missing:
+        raise UndecodableError(f"{msgtype} needs unknown type {missing}")
     return store
+
+
+def _missing_types(store: Typestore, msgtype: str) -> str | None:
+    """The first nested type the store lacks; walking definitions is far cheaper than building codecs."""
+    seen: set[str] = set()
+    todo = [msgtype]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in store.fielddefs:
+            return name
+        for _, (nodetype, desc) in store.fielddefs[name][1]:
+            if nodetype == Nodetype.NAME:
+                todo.append(str(desc))
+            elif nodetype in (Nodetype.ARRAY, Nodetype.SEQUENCE) and desc[0][0] == Nodetype.NAME:
+                todo.append(str(desc[0][1]))
+    return None
 
 
 def _parse(msgtype: str, msgdef_format: str, msgdef: str) -> Typesdict:
@@ -69,6 +89,25 @@ def typestore_for(conn: BagConnection) -> Typestore:
     return _store_for(*_key(conn))
 
 
+@lru_cache(maxsize=256)
+def _conversion_store_for(encoding: str, msgtype: str, msgdef_format: str, msgdef: str) -> Typestore:
+    store = _store_for(encoding, msgtype, msgdef_format, msgdef)
+    header = store.fielddefs.get(_HEADER)
+    ros2_header = get_typestore(Stores.ROS2_FOXY).fielddefs[_HEADER]
+    if encoding != "ros1" or header is None or header == ros2_header:
+        return store
+    # rosbags' ROS 1 <-> CDR codecs drop/add Header.seq themselves and expect the ROS 2 Header in the
+    # store (rosbags.convert does the same swap); with the ROS 1 Header they would skip seq twice.
+    converted = get_typestore(Stores.EMPTY)
+    converted.register({**{k: v for k, v in store.fielddefs.items() if k != _HEADER}, _HEADER: ros2_header})
+    return converted
+
+
+def conversion_typestore_for(conn: BagConnection) -> Typestore:
+    """The store for ``ros1_to_cdr`` / ``cdr_to_ros1`` of *conn* (ROS 2 Header, as rosbags expects)."""
+    return _conversion_store_for(*_key(conn))
+
+
 def is_decodable(conn: BagConnection) -> bool:
     try:
         typestore_for(conn)
@@ -80,6 +119,10 @@ def is_decodable(conn: BagConnection) -> bool:
 def decode_bytes(conn: BagConnection, data: bytes | memoryview) -> object:
     """Deserialize one message of *conn* into rosbags' message dataclass."""
     store = typestore_for(conn)
+    try:
+        store.get_msgdef(conn.msgtype)  # builds the codecs once (rosbags caches them per store)
+    except Exception as exc:
+        raise UndecodableError(f"{conn.msgtype} cannot be built ({type(exc).__name__}: {exc})") from exc
     if conn.encoding == "ros1":
         return store.deserialize_ros1(data, conn.msgtype)
     return store.deserialize_cdr(data, conn.msgtype)

@@ -1,0 +1,210 @@
+"""``slice_bag``: copy the raw messages of a time range and topic set into a new bag, with lineage.
+
+Same format in and out copies bytes untouched. ROS 1 -> MCAP keeps ROS 1
+serialization (an MCAP ``ros1`` profile file), so bytes are untouched there
+too; conversions between ROS 1 and rosbag2 re-serialize through rosbags.
+The bag appears under its final name only when complete (temp + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from toolkit.bags.connection import BagConnection
+from toolkit.bags.indexer import hash_files, index
+from toolkit.bags.lineage import Lineage, LineageSource, lineage_path, write_lineage
+from toolkit.bags.read import BagReader
+from toolkit.bags.summary import BagFormat
+from toolkit.bags.timebounds import parse_time_bound
+from toolkit.bags.writers import McapSink, Ros1Sink, Ros2Sink, Sink, converter_for
+from toolkit.errors import BagError, ConflictError, SliceRangeError
+
+TimeBound = int | str | datetime | None
+
+
+class SliceResult(BaseModel):
+    source: str
+    output: str
+    format: BagFormat
+    start_ns: int  # requested range, inclusive
+    end_ns: int
+    topics: list[str]
+    message_count: int
+    per_topic: dict[str, int]
+    converted: bool
+    lineage: str  # path of the lineage sidecar
+
+
+def output_format(out: Path, fmt: BagFormat | str | None, source: BagFormat) -> BagFormat:
+    """The format to write: explicit *fmt*, else the output suffix (.bag, .mcap), else the source's."""
+    if fmt is not None:
+        try:
+            return BagFormat(str(fmt).lower())
+        except ValueError:
+            raise BagError(f"unknown output format {fmt!r} (use ros1, ros2 or mcap)") from None
+    suffix = out.suffix.lower()
+    if suffix == ".bag":
+        return BagFormat.ROS1
+    if suffix == ".mcap":
+        return BagFormat.MCAP
+    return source
+
+
+def slice_bag(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    topics: list[str] | None = None,
+    fmt: BagFormat | str | None = None,
+    overwrite: bool = False,
+    source_md5: str | None = None,
+) -> SliceResult:
+    """Write messages of *src* with ``start <= t <= end`` on *topics* (names or globs) to a new bag *out*.
+
+    Bounds take absolute ns, ISO datetimes or offsets (see ``parse_time_bound``). *source_md5* skips
+    re-hashing the source when the caller already knows it (e.g. from the data repo's .dvc file).
+    """
+    out_path = Path(out)
+    summary = index(src, hashes=False, gnss=False)
+    if summary.start_ns is None or summary.end_ns is None:
+        raise SliceRangeError(f"{src}: bag has no messages to slice")
+    lo = parse_time_bound(start, summary.start_ns, summary.end_ns) if start is not None else summary.start_ns
+    hi = parse_time_bound(end, summary.start_ns, summary.end_ns) if end is not None else summary.end_ns
+    _check_range(lo, hi, summary.start_ns, summary.end_ns)
+    target = output_format(out_path, fmt, summary.format)
+    _check_output(out_path, target, overwrite)
+
+    with BagReader(src) as reader:
+        selected = reader.select(topics)
+        if not selected:
+            names = ", ".join(sorted({c.topic for c in reader.connections})) or "none"
+            raise BagError(f"no topic matches {', '.join(topics or [])} (topics: {names})")
+        # Everything is written inside a hidden work directory next to the output and renamed into
+        # place at the end: an interrupted slice leaves no half bag under the final name.
+        work = out_path.parent / f".{out_path.name}.partial-{os.getpid()}"
+        _remove(work)
+        work.mkdir()
+        tmp = work / out_path.name
+        try:
+            counts, converted = _copy(reader, selected, lo, hi, tmp, target, summary.compression)
+            if not counts:
+                raise SliceRangeError(f"no messages of the selected topics between {lo} and {hi} ns")
+            md5 = source_md5 or hash_files(reader.layout.files)[0]
+            lineage = Lineage(
+                tool_version=_tool_version(),
+                created_at=datetime.now(tz=UTC).isoformat(),
+                source=LineageSource(
+                    path=str(Path(src).resolve()),
+                    format=summary.format,
+                    md5=md5,
+                    size_bytes=summary.size_bytes,
+                ),
+                output_format=target,
+                start_ns=lo,
+                end_ns=hi,
+                topics=sorted({c.topic for c in selected}),
+                topic_patterns=list(topics) if topics is not None else None,
+                message_count=sum(counts.values()),
+                per_topic=dict(sorted(counts.items())),
+                converted=converted,
+            )
+            tmp_lineage = write_lineage(tmp, lineage)
+            if overwrite:
+                _remove(out_path)
+                _remove(lineage_path(out_path))
+            os.replace(tmp, out_path)
+            os.replace(tmp_lineage, lineage_path(out_path))
+        finally:
+            _remove(work)
+    return SliceResult(
+        source=str(src),
+        output=str(out_path),
+        format=target,
+        start_ns=lo,
+        end_ns=hi,
+        topics=lineage.topics,
+        message_count=lineage.message_count,
+        per_topic=lineage.per_topic,
+        converted=converted,
+        lineage=str(lineage_path(out_path)),
+    )
+
+
+def _check_range(lo: int, hi: int, bag_start: int, bag_end: int) -> None:
+    if lo > hi:
+        raise SliceRangeError(f"slice start {lo} is after its end {hi}")
+    if lo > bag_end or hi < bag_start:
+        raise SliceRangeError(f"range {lo}..{hi} ns lies outside the bag ({bag_start}..{bag_end} ns)")
+
+
+def _check_output(out: Path, target: BagFormat, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise ConflictError(f"{out}: already exists (pass overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise BagError(f"{out.parent}: output directory does not exist")
+    if target == BagFormat.ROS2_SQLITE3 and out.suffix.lower() in (".db3", ".bag", ".mcap"):
+        raise BagError(f"{out}: a rosbag2 slice is a directory; give a path without {out.suffix}")
+
+
+def _copy(
+    reader: BagReader,
+    selected: list[BagConnection],
+    lo: int,
+    hi: int,
+    tmp: Path,
+    target: BagFormat,
+    source_compression: str,
+) -> tuple[Counter[str], bool]:
+    sink = _open_sink(tmp, target, reader.format, selected, source_compression)
+    counts: Counter[str] = Counter()
+    converted = False
+    try:
+        handles: dict[int, object] = {}
+        converters = {}
+        for conn in selected:
+            conv = converter_for(conn, sink.target_encoding(conn))
+            converted = converted or conn.encoding != sink.target_encoding(conn)
+            converters[conn.id] = conv
+            handles[conn.id] = sink.add(conn)
+        for msg in reader.messages(selected, lo, hi + 1):
+            sink.write(handles[msg.connection.id], msg.timestamp_ns, converters[msg.connection.id](msg.data))
+            counts[msg.topic] += 1
+    finally:
+        sink.close()
+    return counts, converted
+
+
+def _open_sink(
+    tmp: Path, target: BagFormat, source: BagFormat, selected: list[BagConnection], compression: str
+) -> Sink:
+    if target == BagFormat.ROS1:
+        return Ros1Sink(tmp, compression if source == BagFormat.ROS1 else "none")
+    if target == BagFormat.ROS2_SQLITE3:
+        return Ros2Sink(tmp, "sqlite3")
+    if tmp.suffix.lower() != ".mcap":  # MCAP storage in a rosbag2 directory
+        return Ros2Sink(tmp, "mcap")
+    encodings = {c.encoding for c in selected}
+    profile = "ros1" if encodings == {"ros1"} else "ros2" if encodings == {"cdr"} else ""
+    mcap_compression = compression if source == BagFormat.MCAP and compression in ("zstd", "lz4", "none") else "zstd"
+    return McapSink(tmp, mcap_compression, profile)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def _tool_version() -> str:
+    from toolkit import __version__
+
+    return __version__
