@@ -7,6 +7,27 @@ inside the functions that need them.
 
 from __future__ import annotations
 
+from toolkit.bags import (
+    BagSummary,
+    decode,
+    detect_format,
+    index,
+    parse_time_bound,
+    read_lineage,
+    read_messages,
+    slice_bag,
+)
 from toolkit.config import Settings, get_settings
 
-__all__ = ["Settings", "get_settings"]
+__all__ = [
+    "BagSummary",
+    "Settings",
+    "decode",
+    "detect_format",
+    "get_settings",
+    "index",
+    "parse_time_bound",
+    "read_lineage",
+    "read_messages",
+    "slice_bag",
+]
