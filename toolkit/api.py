@@ -17,11 +17,14 @@ from toolkit.bags import (
     read_messages,
     slice_bag,
 )
+from toolkit.client import RegistryClient, connect
 from toolkit.config import Settings, get_settings
 
 __all__ = [
     "BagSummary",
+    "RegistryClient",
     "Settings",
+    "connect",
     "decode",
     "detect_format",
     "get_settings",
