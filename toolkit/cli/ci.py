@@ -100,7 +100,70 @@ def lint_cmd(
     output.info("actionlint: no findings")
 
 
+def plan_cmd(
+    stage: str = typer.Option("train", "--stage", help="Stage whose resources pick the runner."),
+    repo: Path = typer.Option(Path("."), "--repo", help="Experiment repository."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of KEY=VALUE lines."),
+) -> None:
+    """Print a stage's runner labels and resources as GITHUB_OUTPUT lines (runner=["self-hosted","gpu"])."""
+    from toolkit.ci.plan import stage_plan
+
+    plan = stage_plan(repo, stage)
+    if as_json:
+        output.print_json(plan)
+        return
+    for key, value in plan.items():
+        typer.echo(f"{key}={value}")
+
+
+def verify_release_cmd(
+    tag: str = typer.Argument(..., help="Release tag NAME@VERSION (refs/tags/ prefix allowed)."),
+    repo: Path = typer.Option(Path("."), "--repo", help="Repository holding the tag."),
+    remote: bool = typer.Option(False, "--remote/--no-remote", help="Also fetch the files from the DVC remote."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of KEY=VALUE lines."),
+) -> None:
+    """Check a release tag: grammar, manifest, and that its commit tracks the files (GITHUB_OUTPUT lines)."""
+    from toolkit.ci.verify import verify_release
+
+    verified = verify_release(repo, tag, check_remote=remote)
+    values = {"tag": verified.tag, "name": verified.name, "version": verified.version, "commit": verified.commit}
+    if as_json:
+        output.print_json({**values, "files": verified.files})
+        return
+    for key, value in values.items():
+        typer.echo(f"{key}={value}")
+    output.info(f"verified {verified.tag}: {len(verified.files)} file(s) at {verified.commit[:12]}")
+
+
+def notify_cmd(
+    registry: str = typer.Option(..., "--registry", envvar="PITLANE_REGISTRY_URL", help="Registry base URL."),
+    ref: str = typer.Option(..., "--ref", envvar="GITHUB_REF", help="The pushed ref, e.g. refs/tags/NAME@VERSION."),
+    sha: str = typer.Option(..., "--sha", envvar="GITHUB_SHA", help="The commit the ref points at."),
+    repository: str = typer.Option(..., "--repository", envvar="GITHUB_REPOSITORY", help="OWNER/REPO."),
+    clone_url: str = typer.Option(
+        "", "--clone-url", help="Where the registry fetches the repo (default: https://github.com/OWNER/REPO.git)."
+    ),
+    secret: str | None = typer.Option(None, "--secret", envvar="PITLANE_WEBHOOK_SECRET", help="Webhook HMAC secret."),
+    as_json: bool = typer.Option(False, "--json", help="Print the registry's answer as JSON."),
+) -> None:
+    """Send the registry a GitHub-format push webhook for REF (what the release workflow does)."""
+    from toolkit.ci.notify import notify_registry
+    from toolkit.config import get_settings
+
+    url = clone_url or f"https://github.com/{repository}.git"
+    answer = notify_registry(
+        registry, ref=ref, sha=sha, repository=repository, clone_url=url, secret=secret, token=get_settings().token
+    )
+    if as_json:
+        output.print_json(answer)
+    else:
+        output.info(f"registry notified of {ref}")
+
+
 ci_app.command("run")(run_cmd)
+ci_app.command("plan")(plan_cmd)
+ci_app.command("verify-release")(verify_release_cmd)
+ci_app.command("notify")(notify_cmd)
 ci_app.command("lint")(lint_cmd)
 
 
