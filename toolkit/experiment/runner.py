@@ -1,0 +1,109 @@
+"""``pitlane run``: validate -> compose -> check resources -> dvc repro / dvc exp run -> run record -> push.
+
+DVC runs in this process (its CLI entry point): a second interpreter would
+pay DVC's import again, and a no-op run must stay close to a no-op
+``dvc repro``. Stage commands still run as DVC's subprocesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import DatasetError, PipelineError, UserError
+from toolkit.experiment import compose as composer
+from toolkit.experiment import record as records
+from toolkit.experiment import resources
+from toolkit.experiment.datasets import missing_local
+from toolkit.experiment.pipeline import ACCELERATOR_ENV, RESUME_ENV
+
+
+@dataclass
+class RunResult:
+    repo: Path
+    run_id: str | None
+    record: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    experiment: bool = False
+    pushed: bool = False
+
+
+@contextlib.contextmanager
+def _in_repo(repo: Path, env: dict[str, str]) -> Iterator[None]:
+    old_cwd, old_env = Path.cwd(), {k: os.environ.get(k) for k in env}
+    os.chdir(repo)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dvc(*args: str) -> int:
+    from dvc.cli import main as dvc_main
+
+    return int(dvc_main(list(args)))
+
+
+def require_experiment_repo(repo: Path) -> Path:
+    repo = Path(repo).resolve()
+    if not (repo / "dvc.yaml").is_file() or not (repo / composer.CONF_DIR).is_dir():
+        raise UserError(f"{repo}: not an experiment repo (needs dvc.yaml and conf/; see `pitlane init`)")
+    if not (repo / ".dvc").is_dir():
+        raise UserError(f"{repo}: DVC is not initialised here (run `dvc init`)")
+    return repo
+
+
+def run(
+    repo: Path,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    allow_cpu: bool = False,
+    push: bool = False,
+    exp: bool = False,
+    command: str | None = None,
+) -> RunResult:
+    """Run the experiment pipeline; DVC skips what is up to date and restores what its run-cache knows."""
+    repo = require_experiment_repo(repo)
+    spec = composer.compose_cached(repo, overrides)
+    missing = missing_local(spec.datasets, repo)
+    if missing:
+        name = missing[0]
+        raise DatasetError(f"datasets.{name}.path: {spec.datasets[name].path} does not exist")
+    need_gpus = any(getattr(spec.resources, s).gpus for s in ("build", "process", "train"))
+    machine = resources.detect(need_gpus)
+    warnings = resources.check(spec, machine, allow_cpu=allow_cpu)
+
+    # The stage commands call `python`: make it this interpreter (the one that has pitlane installed).
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        RESUME_ENV: "1" if resume else "0",
+        records.COMMAND_ENV: command or shlex.join(["pitlane", "run", *sys.argv[2:]]),
+    }
+    if allow_cpu and resources.needs_cpu_fallback(spec, machine):
+        env[ACCELERATOR_ENV] = "cpu"
+    with _in_repo(repo, env):
+        argv = ["exp", "run"] if exp else ["repro"]
+        code = dvc(*argv)
+        if code != 0:
+            raise PipelineError(f"`dvc {' '.join(argv)}` failed (exit {code}); see its output above")
+        remembered = records.remember(repo, {"experiment": exp} if exp else None)
+        pushed = False
+        if push:
+            code = dvc("push", "--run-cache")
+            if code != 0:
+                raise PipelineError(f"`dvc push` failed (exit {code}); is a default remote configured? (`dvc remote list`)")
+            pushed = True
+    rid, rec = remembered if remembered else (None, None)
+    return RunResult(repo=repo, run_id=rid, record=rec, warnings=warnings, experiment=exp, pushed=pushed)
