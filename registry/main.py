@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from registry.api import errors
 from registry.api.deps import get_principal
-from registry.api.routes import access, audit, health, packages, projects, tokens
+from registry.api.routes import access, audit, bags, health, packages, projects, tokens
 from registry.core.config import API_PREFIX, Settings, get_settings
 from registry.core.db import Database
 from registry.core.migrate import upgrade
@@ -52,9 +52,12 @@ def create_app(
     app.include_router(public)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (projects, access, packages, tokens, audit):
+    for module in (projects, access, packages, tokens, audit, bags):
         api.include_router(module.router)
     app.include_router(api)
 
+    from registry.web import data_pages
+
+    app.include_router(data_pages.router, dependencies=[Depends(get_principal)])
     pages.mount(app)
     return app
