@@ -1,0 +1,212 @@
+"""index(): values from the index/summary equal a full read with the reference libraries."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.bags.truth import BAGS, EMPTY, NONEMPTY, counts_by_topic, full_read
+from toolkit.bags import BagFormat, index
+from toolkit.bags.summary import BagSummary
+
+FORMATS = {
+    "ros1": BagFormat.ROS1,
+    "sensors/velodyne": BagFormat.ROS2_SQLITE3,
+    "sensors/": BagFormat.ROS1,
+    "ros2_sqlite3": BagFormat.ROS2_SQLITE3,
+    "mcap": BagFormat.MCAP,
+}
+
+
+def _expected_format(rel: str) -> BagFormat:
+    return next(fmt for prefix, fmt in FORMATS.items() if rel.startswith(prefix))
+
+
+@pytest.mark.parametrize("rel", NONEMPTY)
+def test_index_matches_full_read(rel: str) -> None:
+    path = BAGS / rel
+    truth = full_read(path)
+    s = index(path, hashes=False)
+
+    assert s.format == _expected_format(rel)
+    assert s.indexed_by == "index"
+    assert s.warnings == []
+    assert s.message_count == len(truth)
+    assert s.start_ns == truth[0].timestamp_ns
+    assert s.end_ns == truth[-1].timestamp_ns
+    assert {t.name: t.count for t in s.topics if t.count} == counts_by_topic(truth)
+    assert s.size_bytes == sum(Path(f).stat().st_size for f in s.files)
+
+
+@pytest.mark.parametrize("rel", EMPTY)
+def test_empty_bags_index_without_messages(rel: str) -> None:
+    s = index(BAGS / rel)
+    assert s.message_count == 0
+    assert s.start_ns is None and s.end_ns is None
+    assert s.duration_s == 0.0
+    assert all(t.count == 0 for t in s.topics)
+    assert s.md5 == hashlib.md5(b"".join(Path(f).read_bytes() for f in s.files)).hexdigest()
+
+
+def test_topic_types_are_ros2_spelling_and_frequencies_follow_counts() -> None:
+    s = index(BAGS / "sensors/husky_gps_imu.bag", hashes=False, gnss=False)
+    fix = s.topic("/fix")
+    assert fix is not None
+    assert fix.type == "sensor_msgs/msg/NavSatFix"
+    assert fix.serialization == "ros1"
+    assert fix.frequency_hz == pytest.approx(fix.count / s.duration_s, rel=1e-3)
+    assert {t.name for t in s.topics} == {"/fix", "/imu/data", "/husky_velocity_controller/odom"}
+
+
+def test_multiple_connections_per_topic_are_counted_together() -> None:
+    s = index(BAGS / "ros1/test_bag_multiple_connections.bag", hashes=False)
+    test_topic = s.topic("/test_topic")
+    assert test_topic is not None and test_topic.connections == 2 and test_topic.count == 2
+
+
+@pytest.mark.parametrize(
+    ("rel", "compression"),
+    [
+        ("ros1/turtlesim_example.bag", "none"),
+        ("ros1/turtlesim_example-lz4.bag", "lz4"),
+        ("sensors/husky_gps_imu.bag", "bz2"),
+        ("mcap/bare_multiple_files_0.mcap", "zstd"),
+        ("mcap/cdr_test", "none"),
+        ("ros2_sqlite3/cdr_test", "none"),
+    ],
+)
+def test_compression_from_chunk_headers(rel: str, compression: str) -> None:
+    assert index(BAGS / rel, hashes=False, gnss=False).compression == compression
+
+
+def test_hashes_cover_storage_files_in_order() -> None:
+    bag = BAGS / "ros2_sqlite3/wbag_split5"
+    s = index(bag)
+    data = b"".join((bag / f"wbag_{i}.db3").read_bytes() for i in range(5))
+    assert s.md5 == hashlib.md5(data).hexdigest()
+    assert s.sha256 == hashlib.sha256(data).hexdigest()
+    assert [Path(f).name for f in s.files] == [f"wbag_{i}.db3" for i in range(5)]
+    assert index(bag, hashes=False).md5 == ""
+
+
+def test_split_bag_without_metadata_yaml_is_indexed_like_reindex(tmp_path: Path) -> None:
+    src = BAGS / "ros2_sqlite3/wbag_split5"
+    bag = tmp_path / "wbag"
+    bag.mkdir()
+    # Copy in reverse so directory order is not file order; names must decide (_10 after _9 too).
+    for i in reversed(range(5)):
+        shutil.copy(src / f"wbag_{i}.db3", bag / f"wbag_{i}.db3")
+    s = index(bag, hashes=False)
+    truth = full_read(src)
+    assert s.message_count == len(truth)
+    assert {t.name: t.count for t in s.topics} == counts_by_topic(truth)
+    assert [Path(f).name for f in s.files] == [f"wbag_{i}.db3" for i in range(5)]
+
+
+def test_counts_come_from_storage_not_metadata_yaml(tmp_path: Path) -> None:
+    bag = tmp_path / "cdr_test"
+    shutil.copytree(BAGS / "ros2_sqlite3/cdr_test", bag)
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["message_count"] = 999
+    for entry in info["topics_with_message_count"]:
+        entry["message_count"] = 0
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    s = index(bag, hashes=False)
+    assert s.message_count == 7
+    assert {t.name: t.count for t in s.topics} == {"/array_topic": 4, "/test_topic": 3}
+
+
+def test_undecodable_types_are_listed_and_flagged() -> None:
+    s = index(BAGS / "sensors/velodyne_vlp16_packets", hashes=False)
+    packets = s.topic("/velodyne_packets")
+    assert packets is not None
+    assert packets.type == "velodyne_msgs/msg/VelodyneScan"
+    assert packets.count == 4
+    assert packets.decodable is False
+    assert all(t.decodable for t in index(BAGS / "mcap/cdr_test", hashes=False).topics)
+
+
+def test_service_event_definition_does_not_break_listing(tmp_path: Path) -> None:
+    # A service event type whose definition rosbags cannot parse: listing and counts must still work.
+    from mcap.writer import Writer
+
+    path = tmp_path / "events.mcap"
+    with path.open("wb") as f:
+        w = Writer(f)
+        w.start(profile="ros2", library="test")
+        bad = w.register_schema(
+            name="example_interfaces/srv/AddTwoInts_Event",
+            encoding="ros2msg",
+            data=b"service_msgs/ServiceEventInfo info\nAddTwoInts_Request[<=1] request\n",
+        )
+        ok = w.register_schema(name="std_msgs/msg/String", encoding="ros2msg", data=b"string data\n")
+        ch_bad = w.register_channel(topic="/add/_service_event", message_encoding="cdr", schema_id=bad)
+        ch_ok = w.register_channel(topic="/chatter", message_encoding="cdr", schema_id=ok)
+        for i in range(3):
+            w.add_message(ch_bad, log_time=1000 + i, publish_time=1000 + i, data=b"\x00\x01\x00\x00")
+            w.add_message(ch_ok, log_time=2000 + i, publish_time=2000 + i, data=b"\x00\x01\x00\x00\x01\x00\x00\x00\x00")
+        w.finish()
+    s = index(path, hashes=False)
+    event = s.topic("/add/_service_event")
+    chatter = s.topic("/chatter")
+    assert event is not None and event.count == 3 and event.decodable is False
+    assert chatter is not None and chatter.count == 3 and chatter.decodable is True
+
+
+def test_index_never_reads_ros1_chunk_payloads(tmp_path: Path) -> None:
+    # Overwrite every chunk's data with garbage but keep chunk headers and the index section:
+    # the index must come out identical, proving payloads are neither read nor decompressed.
+    from rosbags.rosbag1 import Reader
+
+    src = BAGS / "ros1/turtlesim_example-lz4.bag"
+    bag = tmp_path / "garbled.bag"
+    raw = bytearray(src.read_bytes())
+    with Reader(src) as r:
+        chunks = [(c.datapos, c.datasize) for c in r.chunks.values()]
+    for pos, size in chunks:
+        raw[pos : pos + size] = b"\xff" * size
+    bag.write_bytes(bytes(raw))
+    assert not _fully_readable(bag)
+    garbled = index(bag, hashes=False)
+    original = index(src, hashes=False)
+    assert garbled.model_dump(exclude={"path", "files"}) == original.model_dump(exclude={"path", "files"})
+
+
+def test_index_never_reads_mcap_chunk_payloads(tmp_path: Path) -> None:
+    from mcap.reader import make_reader
+
+    src = BAGS / "mcap/bare_multiple_files_0.mcap"
+    bag = tmp_path / "garbled.mcap"
+    raw = bytearray(src.read_bytes())
+    with src.open("rb") as f:
+        summary = make_reader(f).get_summary()
+    assert summary is not None
+    for chunk in summary.chunk_indexes:
+        # Chunk record: opcode(1) length(8) start(8) end(8) size(8) crc(4) compression(4+n) records(8+m)
+        body = chunk.chunk_start_offset + 1 + 8 + 8 + 8 + 8 + 4 + 4 + len(chunk.compression) + 8
+        end = chunk.chunk_start_offset + chunk.chunk_length
+        raw[body:end] = b"\x00" * (end - body)
+    bag.write_bytes(bytes(raw))
+    assert not _fully_readable(bag)
+    assert index(bag, hashes=False).model_dump(exclude={"path", "files"}) == index(src, hashes=False).model_dump(
+        exclude={"path", "files"}
+    )
+
+
+def _fully_readable(path: Path) -> bool:
+    try:
+        full_read(path)
+    except Exception:  # any decoder error means the payloads really are destroyed
+        return False
+    return True
+
+
+def test_summary_round_trips_through_json() -> None:
+    s = index(BAGS / "sensors/husky_gps_imu.bag")
+    again = BagSummary.model_validate_json(s.model_dump_json())
+    assert again == s
