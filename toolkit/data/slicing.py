@@ -18,12 +18,7 @@ from toolkit.data.search import search
 from toolkit.data.sidecar import Sidecar
 from toolkit.errors import ConflictError, DataRepoError, NotFoundError
 
-LINEAGE_SUFFIX = ".lineage.json"
 _EXT = {"ros1": ".bag", "mcap": ".mcap", "ros2": ""}
-
-
-def lineage_path(out: Path) -> Path:
-    return out.parent / (out.name + LINEAGE_SUFFIX)
 
 
 def _remove(path: Path) -> None:
@@ -54,8 +49,17 @@ def slice_catalogued(
     repo.rel(out)  # refuses a slice outside the repo before any work
     if out.exists():
         raise ConflictError(f"{out} already exists")
-    slice_bag(src, out, start=start, end=end, topics=topics or None, fmt=fmt)
-    lineage_file = lineage_path(out)
+    made_dir = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = slice_bag(
+            src, out, start=start, end=end, topics=topics or None, fmt=fmt, source_md5=src_sc.summary.md5 or None
+        )
+    except BaseException:
+        if made_dir and not any(out.parent.iterdir()):
+            out.parent.rmdir()
+        raise
+    lineage_file = Path(result.lineage)
     lineage = _read_json(lineage_file)
     lineage.setdefault("source_id", src_sc.id)
     lineage.setdefault("source_path", src_sc.path)
