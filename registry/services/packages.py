@@ -9,7 +9,6 @@ version the database's unique constraint lets exactly one win.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -118,17 +117,20 @@ def _semver(version: str) -> semver.Version | None:
         return None
 
 
-def compare_versions(a: PackageVersion, b: PackageVersion) -> int:
-    """Semver order when both parse, else creation order."""
-    sa, sb = _semver(a.version), _semver(b.version)
-    if sa is not None and sb is not None and sa != sb:
-        return -1 if sa < sb else 1
-    ka, kb = (a.created_at, a.id), (b.created_at, b.id)
-    return (ka > kb) - (ka < kb)
-
-
 def sort_versions(versions: Sequence[PackageVersion], *, newest_first: bool = True) -> list[PackageVersion]:
-    return sorted(versions, key=functools.cmp_to_key(compare_versions), reverse=newest_first)
+    """Semver order among versions that parse as semver, publication order for everything else.
+
+    A total order: versions are laid out by publication time, then the slots
+    held by semver versions are refilled with those versions in semver order.
+    """
+    by_time = sorted(versions, key=lambda v: (v.created_at, v.id))
+    parsed = [_semver(v.version) for v in by_time]
+    slots = [i for i, p in enumerate(parsed) if p is not None]
+    ordered_semver = sorted((by_time[i] for i in slots), key=lambda v: (_semver(v.version), v.created_at, v.id))
+    result = list(by_time)
+    for slot, v in zip(slots, ordered_semver, strict=True):
+        result[slot] = v
+    return result[::-1] if newest_first else result
 
 
 # --- packages -------------------------------------------------------------
@@ -214,14 +216,14 @@ def list_packages(session: Session, actor: Principal, *, project: str | None = N
         session.execute(
             select(PackageVersion.package_id, func.count()).where(PackageVersion.package_id.in_(pids))
             .group_by(PackageVersion.package_id)
-        ).tuples().all()
+        ).all()
     )
     channels: dict[int, dict[str, str]] = {}
     for pid, cname, ver in session.execute(
         select(Channel.package_id, Channel.name, PackageVersion.version)
         .join(PackageVersion, PackageVersion.id == Channel.version_id)
         .where(Channel.package_id.in_(pids))
-    ).tuples():
+    ).all():
         channels.setdefault(pid, {})[cname] = ver
     versions: dict[int, list[PackageVersion]] = {}
     for v in session.execute(
@@ -335,7 +337,7 @@ def channels_of(session: Session, package: Package) -> list[tuple[Channel, str]]
         .where(Channel.package_id == package.id)
         .order_by(Channel.name)
     )
-    return [(c, v) for c, v in session.execute(stmt).tuples()]
+    return [(c, v) for c, v in session.execute(stmt).all()]
 
 
 def _channel_action(package: Package, channel: str) -> Action:
@@ -404,7 +406,7 @@ def resolve(session: Session, actor: Principal, ref: str | Ref) -> PackageVersio
     )
     if r.project:
         stmt = stmt.join(Project, Project.id == Package.project_id).where(Project.name == r.project)
-    rows = session.execute(stmt).tuples().all()
+    rows = session.execute(stmt).all()
     visible: list[tuple[PackageVersion, Package]] = []
     seen: set[int] = set()
     for v, p, _prio in rows:

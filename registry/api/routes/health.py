@@ -23,7 +23,7 @@ def me(principal: CurrentPrincipal, session: SessionDep) -> Me:
     ids = set(principal.roles)
     if principal.token_project_id is not None:
         ids.add(principal.token_project_id)
-    names = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(ids))).tuples().all())
+    names = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(ids))).all())
     return Me(
         name=principal.name,
         kind=principal.kind,
