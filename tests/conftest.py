@@ -17,6 +17,7 @@ import pytest
 pytest_plugins = [
     "tests.services.s3",
     "tests.services.browser",
+    "tests.services.postgres",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

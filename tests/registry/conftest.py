@@ -17,7 +17,7 @@ from registry.core.db import Database
 from registry.core.migrate import upgrade
 from registry.main import create_app
 from registry.services.tokens import bootstrap_admin
-from tests.services.postgres import PostgresServer, postgres_server  # noqa: F401 - session fixture
+from tests.services.postgres import PostgresServer
 from toolkit.client import InProcessTransport
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -111,6 +111,7 @@ def file_entry(path: str, content: bytes, url: str = "") -> dict[str, Any]:
 
 def publish(client: httpx.Client, project: str, name: str, version: str, files: list[dict[str, Any]] | None = None,
             **extra: Any) -> httpx.Response:
-    body = {"version": version, "files": files if files is not None else [file_entry("model.pt", b"w" + version.encode())],
-            **extra}
+    if files is None:
+        files = [file_entry("model.pt", b"w" + version.encode())]
+    body = {"version": version, "files": files, **extra}
     return client.post(f"/api/v1/projects/{project}/packages/{name}/versions", json=body)
