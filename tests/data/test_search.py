@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
+from tests.services.postgres import PostgresServer, postgres_server  # noqa: F401 - session fixture
 from toolkit.bags.summary import BagFormat
 from toolkit.data.catalog import Catalog
 from toolkit.data.search import search
@@ -19,9 +20,14 @@ FIX = ("/sensing/gnss/fix", "sensor_msgs/msg/NavSatFix", 100)
 IMU = ("/imu/data", "sensor_msgs/msg/Imu", 5000)
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    cat = Catalog.open(tmp_path / "catalog.db")
+@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+    # The same tables and SQL on both backends: the registry may host the catalog in PostgreSQL.
+    if request.param == "sqlite":
+        cat = Catalog.open(tmp_path_factory.mktemp("catalog") / "catalog.db")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        cat = Catalog.open(server.create_database())
     cat.upsert(
         [
             make_sidecar(
@@ -45,7 +51,8 @@ def catalog(tmp_path: Path) -> Catalog:
             make_sidecar("bags/lab/empty.mcap", start_s=None, topics=[]),
         ]
     )
-    return cat
+    yield cat
+    cat.close()
 
 
 def paths(catalog: Catalog, q: str) -> set[str]:
@@ -64,6 +71,7 @@ ALL = {ODAIBA1, ODAIBA2, HUSKY, CDR, EMPTY}
         ("topic:/sensing/lidar/*", {ODAIBA1, ODAIBA2}),
         ("topic:/sensing/*/fix", {ODAIBA1, ODAIBA2, HUSKY}),
         ("topic:/imu/data", {HUSKY}),
+        ("topic:/SENSING/*", set()),  # topic names are case-sensitive on both backends
         ("type:sensor_msgs/msg/CompressedImage", {ODAIBA1}),
         ("type:sensor_msgs/Imu", {HUSKY}),  # ROS 1 spelling
         ("type:std_msgs/*", {CDR}),

@@ -125,6 +125,8 @@ def bag_row(sidecar: Sidecar) -> dict[str, object]:
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA foreign_keys=ON")
+    # LIKE as in PostgreSQL (case-sensitive globs on topics/tags), and prefix LIKEs can use the indexes.
+    cur.execute("PRAGMA case_sensitive_like=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
