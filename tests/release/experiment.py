@@ -8,12 +8,14 @@ this keeps release tests fast and independent of it.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,29 @@ def _dvc_yaml(seed: int) -> str:
         "    deps:\n    - train.py\n    - data/slices/slice_a.bag\n"
         "    outs:\n    - models\n    - run.json\n"
     )
+
+
+_TEMPLATE: Path | None = None
+
+
+def copy_experiment(root: Path) -> Experiment:
+    """A private copy of one per-process template experiment (building one costs ~10 s of dvc)."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        base = Path(tempfile.mkdtemp(prefix="pitlane-exp-template-"))
+        atexit.register(shutil.rmtree, base, True)
+        make_experiment(base)
+        _TEMPLATE = base
+    for item in _TEMPLATE.iterdir():
+        shutil.copytree(item, root / item.name, symlinks=True)
+    exp = Experiment(root / "exp", root / "exp-origin.git", md5(BAG), "")
+    exp.slice_md5 = md5(exp.path / "data" / "slices" / "slice_a.bag")
+    config = exp.path / ".dvc" / "config"
+    config.write_text(config.read_text().replace(str(_TEMPLATE), str(root)))
+    exp.git("remote", "set-url", "origin", str(exp.remote))
+    exp.git("commit", "-q", "-am", "relocate DVC remote")
+    exp.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    return exp
 
 
 def make_experiment(

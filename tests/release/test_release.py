@@ -9,7 +9,7 @@ import pygit2
 import pytest
 from typer.testing import CliRunner
 
-from tests.release.experiment import VENV_BIN, Experiment, make_experiment, md5
+from tests.release.experiment import VENV_BIN, Experiment, copy_experiment, md5
 from toolkit.cli.main import app
 from toolkit.errors import ConflictError, ReleaseError
 from toolkit.release.dvcmeta import parse_dvc_lock
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def exp(tmp_path: Path) -> Experiment:
-    return make_experiment(tmp_path)
+    return copy_experiment(tmp_path)
 
 
 def _remote_tag_message(exp: Experiment, tag: str) -> str:

@@ -4,7 +4,8 @@ Format ``pitlane.package/v1``::
 
     {"schema": "pitlane.package/v1", "name": "perception/detector", "version": "v1.2.0",
      "tag": "perception/detector@v1.2.0", "commit": "<sha1>", "created_at": "...", "created_by": "...",
-     "files": [{"path": "models", "md5": "<hex>.dir", "size": 123, "nfiles": 2, "hash": "md5"}],
+     "files": [{"path": "models", "md5": "<hex>.dir", "size": 123, "nfiles": 2, "hash": "md5",
+                "entries": [{"relpath": "model.pt", "md5": "<hex>", "size": 100}, ...]}],
      "run": {"path": "run.json", "sha256": "<hex>", "md5": "<hex>", "summary": {...}},
      "deps": [{"path": "data/slices/a.mcap", "md5": "<hex>", "stage": "train"}],
      "tool": "pitlane 0.1.0"}
@@ -14,6 +15,7 @@ GTO ignores the message content, so the tag stays valid for ``gto show``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -25,12 +27,21 @@ from toolkit.errors import ReleaseError
 SCHEMA = "pitlane.package/v1"
 
 
+class DirEntry(BaseModel):
+    relpath: str
+    md5: str
+    size: int | None = None
+
+
 class ManifestFile(BaseModel):
     path: str
     md5: str
     size: int | None = None
     nfiles: int | None = None
     hash: str = "md5"
+    # For a directory (md5 "<hex>.dir"): its files, so a registry can address each
+    # object without fetching the .dir listing; verify_dir_entries checks them.
+    entries: list[DirEntry] | None = None
 
 
 class ManifestDep(BaseModel):
@@ -94,3 +105,14 @@ def summarize_run_record(record: dict[str, Any]) -> dict[str, Any]:
             summary["deps"] = record[key]
             break
     return summary
+
+
+def dir_md5(entries: list[DirEntry]) -> str:
+    """DVC's directory hash: md5 of its sorted ``[{"md5", "relpath"}]`` listing (dvc_data Tree.as_bytes)."""
+    listing = sorted(({"md5": e.md5, "relpath": e.relpath} for e in entries), key=lambda d: d["relpath"])
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def verify_dir_entries(file: ManifestFile) -> bool:
+    """Whether a directory's listed entries are exactly the ones its DVC hash stands for."""
+    return file.entries is not None and dir_md5(file.entries) == file.md5

@@ -23,9 +23,17 @@ import pygit2
 from toolkit import __version__
 from toolkit.errors import ConflictError, ExternalToolError, NotFoundError, ReleaseError
 from toolkit.release import grammar
-from toolkit.release.dvcmeta import DvcLock, DvcOut, parse_dvc_file, parse_dvc_lock
-from toolkit.release.manifest import ManifestDep, ManifestFile, PackageManifest, RunRecordRef, summarize_run_record
-from toolkit.release.tags import open_repo, read_blob_at, require_commit
+from toolkit.release.commit import scan_commit
+from toolkit.release.dvcmeta import DvcLock, DvcOut
+from toolkit.release.manifest import (
+    DirEntry,
+    ManifestDep,
+    ManifestFile,
+    PackageManifest,
+    RunRecordRef,
+    summarize_run_record,
+)
+from toolkit.release.tags import open_repo, require_commit
 
 RUN_RECORD_NAME = "run.json"
 
@@ -76,25 +84,8 @@ def repo_root(start: Path) -> Path:
 
 def tracked_outputs(repo: pygit2.Repository, commit: str) -> tuple[DvcLock, dict[str, DvcOut]]:
     """dvc.lock at the commit plus every committed ``*.dvc`` file: path -> DVC output."""
-    lock_text = read_blob_at(repo, commit, "dvc.lock")
-    lock = parse_dvc_lock(lock_text.decode()) if lock_text else DvcLock()
-    outs = dict(lock.outs)
-    tree = repo.get(commit).peel(pygit2.Tree)  # type: ignore[union-attr]
-    stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
-    while stack:
-        prefix, node = stack.pop()
-        for entry in node:
-            path = f"{prefix}{entry.name or ''}"
-            if entry.type_str == "tree":
-                sub = repo.get(entry.id)
-                if isinstance(sub, pygit2.Tree):
-                    stack.append((f"{path}/", sub))
-            elif entry.name and entry.name.endswith(".dvc"):
-                blob = repo.get(entry.id)
-                if isinstance(blob, pygit2.Blob):
-                    for out in parse_dvc_file(bytes(blob.data).decode(), path):
-                        outs[out.path] = out
-    return lock, outs
+    scan = scan_commit(repo, commit)
+    return scan.lock, scan.outs
 
 
 def _relative(root: Path, path: str) -> str:
@@ -154,6 +145,26 @@ def _check_workspace(root: Path, files: list[DvcOut]) -> None:
             raise ReleaseError(
                 f"{target} differs from what dvc.lock records; run dvc repro (or dvc commit) and git commit first"
             )
+
+
+def _dir_entries(root: Path, out: DvcOut) -> list[DirEntry] | None:
+    """A directory output's file listing from the local DVC cache (where dvc repro/add put it)."""
+    if not out.is_dir:
+        return None
+    head, rest = out.md5[:2], out.md5[2:]
+    sub = ("files", "md5") if out.hash_name == "md5" else ()
+    listing = root / ".dvc" / "cache" / Path(*sub) / head / rest
+    if not listing.is_file():
+        raise ReleaseError(f"{out.path}: DVC's listing {out.md5} is not in the local cache; run dvc pull {out.path}")
+    entries = [
+        DirEntry(relpath=e["relpath"], md5=e["md5"], size=_size(root / out.path / e["relpath"]))
+        for e in json.loads(listing.read_text())
+    ]
+    return entries
+
+
+def _size(path: Path) -> int | None:
+    return path.stat().st_size if path.is_file() else None
 
 
 def _upstream_deps(lock: DvcLock, files: list[DvcOut]) -> list[ManifestDep]:
@@ -299,7 +310,12 @@ def release(
         commit=commit,
         created_at=datetime.now(UTC).replace(microsecond=0),
         created_by=_identity(git),
-        files=[ManifestFile(path=o.path, md5=o.md5, size=o.size, nfiles=o.nfiles, hash=o.hash_name) for o in chosen],
+        files=[
+            ManifestFile(
+                path=o.path, md5=o.md5, size=o.size, nfiles=o.nfiles, hash=o.hash_name, entries=_dir_entries(root, o)
+            )
+            for o in chosen
+        ],
         run=run_ref,
         deps=_upstream_deps(lock, chosen),
         tool=f"pitlane {__version__}",
