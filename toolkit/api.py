@@ -32,19 +32,39 @@ from toolkit.data.api import (
     tag_bag,
 )
 from toolkit.data.timeline import message_timeline
+from toolkit.datasets.annotations import export_annotations, import_annotations
+from toolkit.datasets.autolabel import autolabel
+from toolkit.datasets.create import bags_from_search, create_dataset
+from toolkit.datasets.labelstudio_live import pull as labelstudio_pull
+from toolkit.datasets.labelstudio_live import push as labelstudio_push
+from toolkit.datasets.report import diff as diff_datasets
+from toolkit.datasets.report import list_datasets
+from toolkit.datasets.report import stats as dataset_stats
+from toolkit.datasets.versions import resolve_ref as resolve_dataset
+from toolkit.datasets.versions import version_dataset
 
 __all__ = [
     "BagSummary",
     "RegistryClient",
     "Settings",
     "add_bags",
+    "autolabel",
+    "bags_from_search",
     "connect",
+    "create_dataset",
+    "dataset_stats",
     "decode",
     "detect_format",
+    "diff_datasets",
+    "export_annotations",
     "get_settings",
+    "import_annotations",
     "index",
     "init_repo",
+    "labelstudio_pull",
+    "labelstudio_push",
     "lineage_chain",
+    "list_datasets",
     "message_timeline",
     "open_repo",
     "parse_time_bound",
@@ -52,9 +72,11 @@ __all__ = [
     "read_messages",
     "reindex",
     "remove_bags",
+    "resolve_dataset",
     "search",
     "slice_bag",
     "slice_catalogued",
     "slice_search",
     "tag_bag",
+    "version_dataset",
 ]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from toolkit.errors import DatasetError
 
@@ -31,6 +31,13 @@ class BBox(BaseModel):
     y: float
     w: float
     h: float
+
+    @field_validator("x", "y", "w", "h")
+    @classmethod
+    def _round(cls, v: float) -> float:
+        # 1e-4 px is far below annotation precision, and absorbs the float noise of
+        # percent <-> pixel conversions, so export -> import round trips are exact.
+        return round(float(v), 4)
 
     def rounded(self, ndigits: int = 3) -> tuple[float, float, float, float]:
         return (round(self.x, ndigits), round(self.y, ndigits), round(self.w, ndigits), round(self.h, ndigits))

@@ -201,3 +201,16 @@ def resolve_ref(ref: str, repo: Path | None = None) -> tuple[DatasetRef, mf.Mani
         if info.version == wanted:
             return ds, read_manifest_at(ds.root, info), info.tag
     raise NotFoundError(f"dataset version {name}@v{wanted} not found")
+
+
+def version_dataset(name: str, repo: Path | None = None) -> VersionInfo | None:
+    """Tag the working manifest as the next version; None when it equals the latest version."""
+    ds = locate(name, repo)
+    data = (ds.dir / mf.MANIFEST_FILE).read_bytes()
+    latest = latest_version(ds.root, name)
+    if latest is not None and mf.digest_bytes(data) == latest.digest:
+        return None
+    manifest = mf.loads(data, str(ds.dir / mf.MANIFEST_FILE))
+    manifest.lineage.append(mf.LineageEntry(action="edit", at=mf.now_iso(),
+                                            detail={"from": latest.tag if latest else None}))
+    return commit_version(ds.root, ds.dir, manifest, "edit")
