@@ -59,5 +59,12 @@ def create_app(
     from registry.web import data_pages
 
     app.include_router(data_pages.router, dependencies=[Depends(get_principal)])
+
+    # Runs authenticate inside their routes: they open their own transactions (executor polls, sync).
+    from registry.api.routes import runs
+    from registry.web import runs_pages
+
+    app.include_router(runs.router, prefix=API_PREFIX)
+    app.include_router(runs_pages.router)
     pages.mount(app)
     return app
