@@ -7,6 +7,7 @@ rosbag2 sqlite3 through rosbags' rosbag2 Reader, MCAP through the mcap library.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from mcap.reader import make_reader
@@ -28,6 +29,16 @@ class Msg:
 def full_read(path: Path) -> list[Msg]:
     """Every message of the bag, sorted by (timestamp, topic, bytes) so orders compare stably."""
     path = Path(path)
+    stat = path.stat()
+    return list(_full_read(path, stat.st_size, stat.st_mtime_ns))
+
+
+@lru_cache(maxsize=32)
+def _full_read(path: Path, _size: int, _mtime: int) -> tuple[Msg, ...]:
+    return tuple(_read_all(path))
+
+
+def _read_all(path: Path) -> list[Msg]:
     files = _mcap_files(path)
     if files:
         out = []

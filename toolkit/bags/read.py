@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from toolkit.bags.connection import BagConnection, Message
 from toolkit.bags.formats import BagLayout, resolve
@@ -211,7 +211,7 @@ class BagReader:
                         keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
                         self.connections.append(keys[key])
                     channel_map[conn.id] = keys[key].id
-            self._sources.append(_mcap_source(reader, channel_map, READ_ERRORS))
+            self._sources.append(_mcap_source(f, channel_map, READ_ERRORS, time_ordered=summary is not None))
 
 
 def _message_decompressor(metadata: dict[str, Any]) -> Callable[[bytes], bytes] | None:
@@ -268,14 +268,20 @@ def _sqlite_source(
 
 
 def _mcap_source(
-    reader: Any, channel_map: dict[int, int], read_errors: tuple[type[BaseException], ...]
+    f: BinaryIO, channel_map: dict[int, int], read_errors: tuple[type[BaseException], ...], *, time_ordered: bool
 ) -> Callable[[set[int] | None, int | None, int | None], _MessageIter]:
+    from mcap.reader import NonSeekingReader, make_reader
+
+    # Without a summary the mcap reader would buffer the whole file to sort it and then lose
+    # everything at the damage; file order (recording order) keeps what precedes the damage.
     def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
         if wanted is not None and not wanted:
             return
+        f.seek(0)
+        reader = make_reader(f) if time_ordered else NonSeekingReader(f)
         try:
             for _schema, channel, message in reader.iter_messages(
-                log_time_order=True, starting_at=start, ending_before=end
+                log_time_order=time_ordered, starting_at=start, ending_before=end
             ):
                 cid = channel_map.get(channel.id)
                 if cid is None or (wanted is not None and cid not in wanted):
