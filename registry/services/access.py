@@ -244,7 +244,7 @@ def package_role(session: Session, actor: Principal, package: Package) -> Role |
 def authorize_package(session: Session, actor: Principal, package: Package, action: Action) -> Role:
     role = package_role(session, actor, package)
     if role is None:
-        raise NotFoundError(f"package {package.name!r} not found")
+        raise NotFoundError(f"package {package.project.name}/{package.name} not found")
     if action not in ROLE_ACTIONS[role] or not actor.scope_allows(action):
         raise PermissionDeniedError(f"{actor.name} may not {action.value} on package {package.name!r}")
     return role
