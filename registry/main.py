@@ -12,7 +12,21 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from registry.api import errors
 from registry.api.deps import get_principal
-from registry.api.routes import access, audit, bags, health, packages, projects, tokens
+from registry.api.routes import (
+    access,
+    audit,
+    bags,
+    deployments,
+    evaluations,
+    firmware,
+    health,
+    lineage,
+    packages,
+    projects,
+    sync,
+    tokens,
+    webhooks,
+)
 from registry.core.config import API_PREFIX, Settings, get_settings
 from registry.core.db import Database
 from registry.core.migrate import upgrade
@@ -49,10 +63,11 @@ def create_app(
 
     public = APIRouter(prefix=API_PREFIX)
     public.include_router(health.router)
+    public.include_router(webhooks.router)  # authenticated by its HMAC signature, not a token
     app.include_router(public)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
-    for module in (projects, access, packages, tokens, audit, bags):
+    for module in (projects, access, packages, tokens, audit, bags, sync, evaluations, firmware, deployments, lineage):
         api.include_router(module.router)
     app.include_router(api)
 

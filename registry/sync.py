@@ -55,9 +55,14 @@ class SyncReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "remote_id": self.remote_id, "url": self.url, "seen": self.seen, "versions": self.versions,
-            "channels": self.channels, "ignored": self.ignored, "errors": self.errors,
-        }  # fmt: skip
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "seen": self.seen,
+            "versions": self.versions,
+            "channels": self.channels,
+            "ignored": self.ignored,
+            "errors": self.errors,
+        }
 
 
 def registry_package_name(artifact: str) -> str:

@@ -98,7 +98,7 @@ def summarize_run_record(record: dict[str, Any]) -> dict[str, Any]:
     keep = (
         "git_commit", "commit", "dirty", "dirty_diff_hash", "params_hash", "seed", "command",
         "started_at", "finished_at", "metrics", "environment", "env_fingerprint", "versions", "hardware",
-    )  # fmt: skip
+    )
     summary = {k: record[k] for k in keep if k in record}
     for key in ("deps", "dvc_deps", "datasets", "dependencies"):
         if key in record:
