@@ -70,7 +70,8 @@ def one_line(
     prefix: Sequence[str | int] = (),
 ) -> str:
     """The first error as ``<file>: <key.path>: <what was expected>`` (and how many more)."""
-    errors = exc.errors()
+    # A typo'd key also makes the real key "missing"; the unknown key is the one that explains both.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc: Loc = (*prefix, *first["loc"])
     message = _message(root, first)

@@ -73,6 +73,7 @@ def fit_from_params(
         resume=resume,
         logger=logger,
         accelerator=os.environ.get(ACCELERATOR_ENV) or None,
+        cpu_threads=spec.resources.train.cpu,
     )
     models.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, models / "model.pt")

@@ -198,6 +198,7 @@ def fit(
     resume: bool = False,
     logger: Any = None,
     accelerator: str | None = None,
+    cpu_threads: int | None = None,
 ) -> tuple[pl.LightningModule, FitResult]:
     """Train ``module_factory()`` for ``trainer_spec.max_steps``; with ``resume``, continue from the newest checkpoint.
 
@@ -209,6 +210,9 @@ def fit(
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     ckpt = newest_valid_checkpoint(checkpoint_dir) if resume else None
 
+    if cpu_threads:
+        # The stage's cpu request bounds intra-op threads: oversubscribed cores slow small models ~10x.
+        torch.set_num_threads(cpu_threads)
     seed_everything(seed)
     module = module_factory()
     train_loader = make_train_loader(train_set, trainer_spec.batch_size, seed)
