@@ -42,14 +42,20 @@ from toolkit.datasets.report import list_datasets
 from toolkit.datasets.report import stats as dataset_stats
 from toolkit.datasets.versions import resolve_ref as resolve_dataset
 from toolkit.datasets.versions import version_dataset
+from toolkit.experiment.compose import compose
+from toolkit.experiment.record import list_runs, show_run
+from toolkit.experiment.runner import RunResult, run
+from toolkit.experiment.scaffold import init_experiment
 
 __all__ = [
     "BagSummary",
     "RegistryClient",
+    "RunResult",
     "Settings",
     "add_bags",
     "autolabel",
     "bags_from_search",
+    "compose",
     "connect",
     "create_dataset",
     "dataset_stats",
@@ -60,11 +66,13 @@ __all__ = [
     "get_settings",
     "import_annotations",
     "index",
+    "init_experiment",
     "init_repo",
     "labelstudio_pull",
     "labelstudio_push",
     "lineage_chain",
     "list_datasets",
+    "list_runs",
     "message_timeline",
     "open_repo",
     "parse_time_bound",
@@ -73,7 +81,9 @@ __all__ = [
     "reindex",
     "remove_bags",
     "resolve_dataset",
+    "run",
     "search",
+    "show_run",
     "slice_bag",
     "slice_catalogued",
     "slice_search",

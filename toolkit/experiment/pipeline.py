@@ -18,11 +18,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from toolkit.experiment.camera import load_processed
+from toolkit.experiment.envvars import ACCELERATOR_ENV, RESUME_ENV
 from toolkit.experiment.spec import ExperimentSpec
 from toolkit.experiment.training import FitResult, fit
 
-RESUME_ENV = "PITLANE_RESUME"
-ACCELERATOR_ENV = "PITLANE_ACCELERATOR"
 CHECKPOINTS = Path("checkpoints")
 
 

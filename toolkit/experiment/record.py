@@ -25,10 +25,10 @@ from typing import Any
 import yaml
 
 from toolkit.errors import NotFoundError, UserError
+from toolkit.experiment.envvars import COMMAND_ENV
 
 RECORD = "run.json"
 HISTORY = Path(".pitlane") / "runs"
-COMMAND_ENV = "PITLANE_RUN_COMMAND"
 VERSIONED = ("pitlane", "torch", "lightning", "dvc", "dvclive", "hydra-core", "numpy", "rosbags")
 # Outputs the pipeline rewrites while it runs: they are not "uncommitted source changes".
 _GENERATED = ("dvc.lock", RECORD, "dvclive", "build", "models", "data/processed")

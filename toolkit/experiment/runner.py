@@ -21,7 +21,7 @@ from toolkit.experiment import compose as composer
 from toolkit.experiment import record as records
 from toolkit.experiment import resources
 from toolkit.experiment.datasets import missing_local
-from toolkit.experiment.pipeline import ACCELERATOR_ENV, RESUME_ENV
+from toolkit.experiment.envvars import ACCELERATOR_ENV, COMMAND_ENV, RESUME_ENV
 
 
 @dataclass
@@ -89,7 +89,7 @@ def run(
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         RESUME_ENV: "1" if resume else "0",
-        records.COMMAND_ENV: command or shlex.join(["pitlane", "run", *sys.argv[2:]]),
+        COMMAND_ENV: command or shlex.join(["pitlane", "run", *sys.argv[2:]]),
     }
     if allow_cpu and resources.needs_cpu_fallback(spec, machine):
         env[ACCELERATOR_ENV] = "cpu"
