@@ -135,5 +135,5 @@ def commit_imported(ds: vs.DatasetRef, manifest: mf.Manifest, imported: Imported
     updated, changed = apply_import(manifest, imported)
     updated.lineage.append(mf.LineageEntry(action="import", at=mf.now_iso(),
                                            detail={**detail, "images": len(imported.images), "changed": changed}))
-    info = vs.commit_version(ds.root, ds.dir, updated, f"import {imported.tool}")
+    info = vs.commit_version(ds.root, ds.dir, updated, f"import {imported.tool}", frames_changed=False)
     return updated, info, changed

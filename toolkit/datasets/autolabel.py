@@ -195,5 +195,6 @@ def autolabel(
         action="autolabel", at=mf.now_iso(),
         detail={**package, "min_score": min_score, "device": used_device, "predictions": count},
     ))
-    info = vs.commit_version(ds.root, ds.dir, manifest, f"autolabel {package['package']}@{package['version']}")
+    info = vs.commit_version(ds.root, ds.dir, manifest, f"autolabel {package['package']}@{package['version']}",
+                             frames_changed=False)
     return manifest, info, count

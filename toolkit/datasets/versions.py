@@ -139,8 +139,9 @@ def read_manifest_at(root: Path, info: VersionInfo) -> mf.Manifest:
     return mf.loads(data, info.tag)
 
 
-def commit_version(root: Path, dataset_dir: Path, manifest: mf.Manifest, action: str) -> VersionInfo:
-    """Write the manifest as version N+1: dvc add frames/, commit, annotated tag NAME@vN."""
+def commit_version(root: Path, dataset_dir: Path, manifest: mf.Manifest, action: str,
+                   frames_changed: bool = True) -> VersionInfo:
+    """Write the manifest as version N+1: dvc add frames/ (when they changed), commit, tag NAME@vN."""
     previous = latest_version(root, manifest.name)
     manifest.version = (previous.version if previous else 0) + 1
     if git(root, "tag", "--list", tag_name(manifest.name, manifest.version)).strip():
@@ -150,7 +151,7 @@ def commit_version(root: Path, dataset_dir: Path, manifest: mf.Manifest, action:
     ensure_dvc(root)
     frames = dataset_dir / mf.FRAMES_DIR
     paths = [f"{rel}/{mf.MANIFEST_FILE}"]
-    if frames.is_dir():
+    if frames.is_dir() and (frames_changed or not (dataset_dir / f"{mf.FRAMES_DIR}.dvc").is_file()):
         dvc(root, "add", "-q", f"{rel}/{mf.FRAMES_DIR}")
         paths += [f"{rel}/{mf.FRAMES_DIR}.dvc", f"{rel}/.gitignore"]
     git(root, "add", "--", *paths)
@@ -213,4 +214,4 @@ def version_dataset(name: str, repo: Path | None = None) -> VersionInfo | None:
     manifest = mf.loads(data, str(ds.dir / mf.MANIFEST_FILE))
     manifest.lineage.append(mf.LineageEntry(action="edit", at=mf.now_iso(),
                                             detail={"from": latest.tag if latest else None}))
-    return commit_version(ds.root, ds.dir, manifest, "edit")
+    return commit_version(ds.root, ds.dir, manifest, "edit", frames_changed=True)
