@@ -139,10 +139,10 @@ def slice_bag(
 
 
 def _check_range(lo: int, hi: int, bag_start: int, bag_end: int) -> None:
-    if lo > hi:
-        raise SliceRangeError(f"slice start {lo} is after its end {hi}")
     if lo > bag_end or hi < bag_start:
         raise SliceRangeError(f"range {lo}..{hi} ns lies outside the bag ({bag_start}..{bag_end} ns)")
+    if lo > hi:
+        raise SliceRangeError(f"slice start {lo} is after its end {hi}")
 
 
 def _check_output(out: Path, target: BagFormat, overwrite: bool) -> None:

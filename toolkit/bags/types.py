@@ -89,23 +89,30 @@ def typestore_for(conn: BagConnection) -> Typestore:
     return _store_for(*_key(conn))
 
 
-@lru_cache(maxsize=256)
-def _conversion_store_for(encoding: str, msgtype: str, msgdef_format: str, msgdef: str) -> Typestore:
+@lru_cache(maxsize=512)
+def _store_with_header(ros_version: int, encoding: str, msgtype: str, msgdef_format: str, msgdef: str) -> Typestore:
     store = _store_for(encoding, msgtype, msgdef_format, msgdef)
     header = store.fielddefs.get(_HEADER)
-    ros2_header = get_typestore(Stores.ROS2_FOXY).fielddefs[_HEADER]
-    if encoding != "ros1" or header is None or header == ros2_header:
+    wanted = get_typestore(Stores.ROS1_NOETIC if ros_version == 1 else Stores.ROS2_FOXY).fielddefs[_HEADER]
+    if header is None or header == wanted:
         return store
-    # rosbags' ROS 1 <-> CDR codecs drop/add Header.seq themselves and expect the ROS 2 Header in the
-    # store (rosbags.convert does the same swap); with the ROS 1 Header they would skip seq twice.
-    converted = get_typestore(Stores.EMPTY)
-    converted.register({**{k: v for k, v in store.fielddefs.items() if k != _HEADER}, _HEADER: ros2_header})
-    return converted
+    swapped = get_typestore(Stores.EMPTY)
+    swapped.register({**{k: v for k, v in store.fielddefs.items() if k != _HEADER}, _HEADER: wanted})
+    return swapped
 
 
 def conversion_typestore_for(conn: BagConnection) -> Typestore:
-    """The store for ``ros1_to_cdr`` / ``cdr_to_ros1`` of *conn* (ROS 2 Header, as rosbags expects)."""
-    return _conversion_store_for(*_key(conn))
+    """The store for ``ros1_to_cdr`` / ``cdr_to_ros1`` and ROS 2 definitions of *conn*.
+
+    rosbags' ROS 1 <-> CDR codecs drop/add Header.seq themselves and expect the ROS 2 Header
+    in the store (rosbags.convert makes the same swap); with the ROS 1 Header they skip seq twice.
+    """
+    return _store_with_header(2, *_key(conn))
+
+
+def ros1_typestore_for(conn: BagConnection) -> Typestore:
+    """The store whose generated ROS 1 definition and md5sum match ROS 1 tools (Header with seq)."""
+    return _store_with_header(1, *_key(conn))
 
 
 def is_decodable(conn: BagConnection) -> bool:

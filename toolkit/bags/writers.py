@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from toolkit.bags.connection import BagConnection
-from toolkit.bags.types import UndecodableError, conversion_typestore_for
+from toolkit.bags.types import UndecodableError, conversion_typestore_for, ros1_typestore_for
 from toolkit.errors import BagError
 
 Converter = Callable[[bytes], bytes]
@@ -53,7 +53,7 @@ def ros1_definition(conn: BagConnection) -> tuple[str, str]:
     """(message_definition, md5sum) for a ROS 1 connection record."""
     if conn.encoding == "ros1" and conn.msgdef and conn.md5sum:
         return conn.msgdef, conn.md5sum
-    return conversion_typestore_for(conn).generate_msgdef(conn.msgtype, ros_version=1)
+    return ros1_typestore_for(conn).generate_msgdef(conn.msgtype, ros_version=1)
 
 
 def ros2_definition(conn: BagConnection) -> tuple[str, str]:
