@@ -36,7 +36,7 @@ def index(path: str | os.PathLike[str], *, hashes: bool = True, gnss: bool = Tru
     except IsADirectoryError as exc:
         raise BagError(f"{layout.path}: expected a file, found a directory") from exc
     tags, notes = read_sidecar(layout.path)
-    summary.tags = {**storage.custom_data, **tags}
+    summary.tags = {**storage.custom_data, **_metadata_custom_data(layout), **tags}
     summary.notes = notes
     return summary
 
@@ -98,6 +98,11 @@ def _topics(stats: Sequence[ConnectionStats], duration_s: float) -> list[TopicIn
             )
         )
     return topics
+
+
+def _metadata_custom_data(layout: BagLayout) -> dict[str, str]:
+    data = layout.metadata.get("custom_data")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def _compression(found: set[str]) -> str:
