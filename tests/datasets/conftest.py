@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,12 +29,27 @@ def repo(tmp_path: Path) -> Path:
     return git_init(tmp_path / "work")
 
 
+@pytest.fixture(scope="session")
+def spot_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session (extraction + dvc are the slow part); tests get a copy."""
+    home = tmp_path_factory.mktemp("spot-home")
+    (home / ".gitconfig").write_text("[user]\n\tname = Pitlane Test\n\temail = test@pitlane.local\n")
+    repo = git_init(tmp_path_factory.mktemp("spot-template") / "work")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("PITLANE_HOME", str(home / "pitlane"))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        mp.setenv("DVC_NO_ANALYTICS", "1")
+        create_dataset("spot", [COMPRESSED, RAW], repo=repo, classes=["car", "person", "sign"], workers=1)
+    return repo
+
+
 @pytest.fixture
-def spot(repo: Path) -> tuple[Path, mf.Manifest]:
+def spot(spot_template: Path, tmp_path: Path) -> tuple[Path, mf.Manifest]:
     """Dataset 'spot' (v1): the 8 camera frames of the two Spot bags, classes car/person/sign."""
-    manifest, _, _ = create_dataset("spot", [COMPRESSED, RAW], repo=repo, classes=["car", "person", "sign"],
-                                    workers=1)
-    return repo, manifest
+    repo = tmp_path / "work"
+    shutil.copytree(spot_template, repo, symlinks=True)
+    return repo, mf.read(repo / "datasets" / "spot")
 
 
 def tag_message(repo: Path, tag: str) -> str:
