@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 
 import typer
-from rich.tree import Tree
 
 from toolkit.cli import output
 
@@ -233,23 +233,24 @@ def trace_command(
     if json_out:
         output.print_json(result)
         return
-    root = Tree(result.subject)
-    for v in result.vehicles:
-        root.add(f"vehicle {v.vehicle}: {v.firmware} ({v.status}, {v.site or 'no site'}, {v.deployed_at:%Y-%m-%d})")
-    for fw in result.firmware:
-        root.add(f"firmware {fw.name}@{fw.version}: " + ", ".join(f"{p.package}@{p.version}" for p in fw.packages))
+    lines = [result.subject]
+    lines += [
+        f"  vehicle {v.vehicle}: {v.firmware} ({v.status}, {v.site or 'no site'}, {v.deployed_at:%Y-%m-%d})"
+        for v in result.vehicles
+    ]
+    lines += [
+        f"  firmware {fw.name}@{fw.version}: " + ", ".join(f"{p.package}@{p.version}" for p in fw.packages)
+        for fw in result.firmware
+    ]
     for p in result.packages:
-        node = root.add(f"package {p.project}/{p.package}@{p.version}  commit {(p.commit or '?')[:12]}")
+        lines.append(f"  package {p.project}/{p.package}@{p.version}  commit {(p.commit or '?')[:12]}")
         if p.run:
-            node.add(f"run record {p.run.get('path', 'run.json')} sha256 {str(p.run.get('sha256', ''))[:16]}")
-        for e in p.evaluations:
-            node.add(f"evaluation {e.suite}: {e.passed}/{e.total} {e.verdict}")
-        deps = node.add(f"{len(p.deps)} dependencies")
-        for d in p.deps:
-            deps.add(f"{d.path}  md5 {d.md5}")
-        for b in p.bags:
-            node.add(f"slice {b.slice_path} <- source bag {b.source_path or '?'}  md5 {b.source_md5}")
-    output.console.print(root, markup=False)
+            lines.append(f"    run record {p.run.get('path', 'run.json')}  sha256 {str(p.run.get('sha256', ''))[:16]}")
+        lines += [f"    evaluation {e.suite}: {e.passed}/{e.total} {e.verdict}" for e in p.evaluations]
+        lines += [f"    dependency {d.path}  md5 {d.md5}" for d in p.deps]
+        lines += [f"    slice {b.slice_path} <- source bag {b.source_path or '?'}  md5 {b.source_md5}" for b in p.bags]
+    # Plain lines (no Rich tree): long paths and hashes must never be cropped.
+    sys.stdout.write("\n".join(lines) + "\n")
     if result.source_bags:
         output.info(f"{len(result.source_bags)} source bag(s): " + ", ".join(result.source_bags))
 
