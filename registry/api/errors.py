@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.api.deps import has_credentials
@@ -82,6 +83,10 @@ def install(app: FastAPI, *, html_error: object = None) -> None:
             return html_error(request, status, str(exc.detail))
         return error_response(status, str(exc.detail))
 
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number beyond what the database column holds is bad input, not a server fault.
+        return error_response(400, "a number in the request is out of range")
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error (logged on the server)")
@@ -89,5 +94,7 @@ def install(app: FastAPI, *, html_error: object = None) -> None:
     app.add_exception_handler(PitlaneError, pitlane_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
     app.add_exception_handler(Exception, unexpected)
     _ = HTMLResponse  # html pages render through the web package's handler
