@@ -90,7 +90,7 @@ def rgb_image(path: Path) -> np.ndarray:
             top = arr.max() or 1.0
             gray = (arr * (255.0 / top)).astype(np.uint8)
             return np.repeat(gray[:, :, None], 3, axis=2)
-        return np.asarray(img.convert("RGB"))
+        return np.array(img.convert("RGB"))  # writable: predictors may hand it to torch
 
 
 def _field(pred: Any, name: str) -> Any:
@@ -138,6 +138,7 @@ def fetch_package(ref: str, dest: Path) -> dict[str, Any]:
         "ref": ref,
         "package": f"{version.project}/{version.package}",
         "version": version.version,
+        "content_hash": version.content_hash,
         "files": {f.path: f.md5 for f in version.files},
     }
 
