@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,15 +24,18 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
@@ -62,9 +66,16 @@ bags = Table(
     Column("gnss_max_lon", Float, nullable=True),
     # Lower-cased path, file names, tags and notes: what free-text words match.
     Column("search_text", Text, nullable=False, default=""),
-    Column("sidecar", Text, nullable=False),  # the sidecar JSON, so pages need no file access
 )
 Index("ix_catalog_bags_gnss", bags.c.gnss_min_lat, bags.c.gnss_max_lat, bags.c.gnss_min_lon, bags.c.gnss_max_lon)
+
+# The whole sidecar JSON (pages need no file access), apart so that scans of `bags` stay narrow.
+sidecar_bodies = Table(
+    "catalog_sidecars",
+    CATALOG_METADATA,
+    Column("bag_id", String(64), ForeignKey("catalog_bags.id", ondelete="CASCADE"), primary_key=True),
+    Column("body", Text, nullable=False),
+)
 
 topics = Table(
     "catalog_topics",
@@ -118,7 +129,6 @@ def bag_row(sidecar: Sidecar) -> dict[str, object]:
         "gnss_max_lat": bbox[2],
         "gnss_max_lon": bbox[3],
         "search_text": search_text(sidecar),
-        "sidecar": sidecar.to_json(),
     }
 
 
@@ -139,6 +149,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _sidecar_of() -> Select[Any]:
+    return select(sidecar_bodies.c.body).join(bags, bags.c.id == sidecar_bodies.c.bag_id)
+
+
 @dataclass(frozen=True)
 class CatalogStats:
     bags: int
@@ -146,12 +160,23 @@ class CatalogStats:
     tags: int
 
 
+# SQLite only: a trigram full-text index over search_text, so free-text substrings of 3+
+# characters are index lookups instead of a LIKE scan (PostgreSQL uses LIKE; pg_trgm could
+# back it the same way).
+FTS_TABLE = "catalog_text"
+_FTS_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(bag_id UNINDEXED, body, tokenize='trigram')"
+
+
 class Catalog:
     """Reads and writes the catalog tables through one engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.has_fts = engine.dialect.name == "sqlite"
         CATALOG_METADATA.create_all(engine)
+        if self.has_fts:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(_FTS_DDL)
 
     @classmethod
     def open(cls, url_or_path: str | Path) -> Catalog:
@@ -180,7 +205,14 @@ class Catalog:
         stale = select(bags.c.id).where(bags.c.id.in_(ids) | bags.c.path.in_(paths))
         stale_ids = [r[0] for r in conn.execute(stale)]
         self._delete_ids(conn, stale_ids)
-        conn.execute(insert(bags), [bag_row(sc) for sc in items])
+        rows = [bag_row(sc) for sc in items]
+        conn.execute(insert(bags), rows)
+        conn.execute(insert(sidecar_bodies), [{"bag_id": sc.id, "body": sc.to_json()} for sc in items])
+        if self.has_fts:
+            conn.execute(
+                text(f"INSERT INTO {FTS_TABLE} (bag_id, body) VALUES (:id, :search_text)"),
+                [{"id": r["id"], "search_text": r["search_text"]} for r in rows],
+            )
         topic_rows = [
             {"bag_id": sc.id, "name": t.name, "type": t.type, "count": t.count, "frequency_hz": t.frequency_hz}
             for sc in items
@@ -193,13 +225,18 @@ class Catalog:
             conn.execute(insert(tags), tag_rows)
         return len(items)
 
-    @staticmethod
-    def _delete_ids(conn: Connection, ids: list[str]) -> None:
+    def _delete_ids(self, conn: Connection, ids: list[str]) -> None:
         if not ids:
             return
         # Explicit child deletes: PostgreSQL and SQLite agree without relying on cascade settings.
         conn.execute(delete(topics).where(topics.c.bag_id.in_(ids)))
         conn.execute(delete(tags).where(tags.c.bag_id.in_(ids)))
+        conn.execute(delete(sidecar_bodies).where(sidecar_bodies.c.bag_id.in_(ids)))
+        if self.has_fts:
+            conn.execute(
+                text(f"DELETE FROM {FTS_TABLE} WHERE bag_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                {"ids": ids},
+            )
         conn.execute(delete(bags).where(bags.c.id.in_(ids)))
 
     def remove(self, bag_ids: Iterable[str]) -> None:
@@ -211,27 +248,30 @@ class Catalog:
         with self.begin() as conn:
             conn.execute(delete(topics))
             conn.execute(delete(tags))
+            conn.execute(delete(sidecar_bodies))
+            if self.has_fts:
+                conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE}")
             conn.execute(delete(bags))
             return self.upsert(sidecars, conn)
 
     def get(self, bag_id: str) -> Sidecar | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(bags.c.sidecar).where(bags.c.id == bag_id)).first()
+            row = conn.execute(select(sidecar_bodies.c.body).where(sidecar_bodies.c.bag_id == bag_id)).first()
         return Sidecar.from_json(row[0]) if row else None
 
     def find_by_path(self, path: str) -> Sidecar | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(bags.c.sidecar).where(bags.c.path == path)).first()
+            row = conn.execute(_sidecar_of().where(bags.c.path == path)).first()
         return Sidecar.from_json(row[0]) if row else None
 
     def find_by_sha256(self, sha256: str) -> Sidecar | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(bags.c.sidecar).where(bags.c.sha256 == sha256)).first()
+            row = conn.execute(_sidecar_of().where(bags.c.sha256 == sha256)).first()
         return Sidecar.from_json(row[0]) if row else None
 
     def all_sidecars(self) -> list[Sidecar]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(bags.c.sidecar).order_by(bags.c.path)).all()
+            rows = conn.execute(_sidecar_of().order_by(bags.c.path)).all()
         return [Sidecar.from_json(r[0]) for r in rows]
 
     def tag_keys(self) -> set[str]:
@@ -249,9 +289,11 @@ class Catalog:
         """Every bag with its topics and tags as plain data: compares two catalogs."""
         out: list[dict[str, object]] = []
         with self.engine.connect() as conn:
-            for row in conn.execute(select(bags).order_by(bags.c.path)).mappings():
-                d = {k: v for k, v in row.items() if k != "sidecar"}
-                d["sidecar"] = json.loads(row["sidecar"])
+            for row in conn.execute(
+                select(bags, sidecar_bodies.c.body).join(sidecar_bodies).order_by(bags.c.path)
+            ).mappings():
+                d = {k: v for k, v in row.items() if k != "body"}
+                d["sidecar"] = json.loads(row["body"])
                 d["topics"] = sorted(
                     (r.name, r.type, r.count) for r in conn.execute(select(topics).where(topics.c.bag_id == row["id"]))
                 )

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, case, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, column, false, not_, or_, select, table, true
+from sqlalchemy.engine import Connection
 
-from toolkit.data.catalog import bags, tags, topics
+from toolkit.data.catalog import FTS_TABLE, bags, tags, topics
 from toolkit.data.query import And, Field, Node, Not, Or, Text
 from toolkit.errors import QueryError
 
@@ -26,9 +27,23 @@ _FORMATS = {"ros1": "ros1", "bag": "ros1", "ros2": "ros2", "db3": "ros2", "sqlit
 
 @dataclass
 class CompileContext:
-    tag_keys: set[str] = field(default_factory=set)
-    # Topic/type terms met while compiling: checked one by one when nothing matches.
-    probes: list[tuple[str, str, ColumnElement[bool]]] = field(default_factory=list)
+    """What compiling needs from the catalog: known tag keys, topic/type names, the FTS index."""
+
+    conn: Connection
+    fts: bool = False  # SQLite trigram index over search_text (see catalog.FTS_TABLE)
+    negated: bool = False
+    hints: list[str] = field(default_factory=list)  # terms that alone match no bag
+    _tag_keys: set[str] | None = None
+
+    @property
+    def tag_keys(self) -> set[str]:
+        if self._tag_keys is None:  # only queries with a non-built-in field pay for this
+            self._tag_keys = {r[0] for r in self.conn.execute(select(tags.c.key).distinct())}
+        return self._tag_keys
+
+    def names(self, col: ColumnElement[str], pattern: str) -> list[str]:
+        """The distinct topic names/types a glob denotes (few, and an index skip-scan finds them)."""
+        return [r[0] for r in self.conn.execute(select(col).distinct().where(_match(col, pattern)))]
 
 
 def like_escape(text: str) -> str:
@@ -145,19 +160,24 @@ def _has_gnss() -> ColumnElement[bool]:
 
 
 # --- field handlers ---------------------------------------------------------------
+def _has_topic(kind: str, col: ColumnElement[str], pattern: str, ctx: CompileContext) -> ColumnElement[bool]:
+    # Globs are resolved to exact names first: the bag lookup is then an index equality.
+    names = ctx.names(col, pattern)
+    if not names:
+        if not ctx.negated:
+            ctx.hints.append(f"no bag has {kind} {pattern}")
+        return false()
+    return bags.c.id.in_(select(topics.c.bag_id).where(col.in_(names)))
+
+
 def _topic(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     _need_colon(f, "topic:/sensing/lidar/*")
-    cond = bags.c.id.in_(select(topics.c.bag_id).where(_match(topics.c.name, f.value)))
-    ctx.probes.append(("topic", f.value, cond))
-    return cond
+    return _has_topic("topic", topics.c.name, f.value, ctx)
 
 
 def _type(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     _need_colon(f, "type:sensor_msgs/msg/PointCloud2")
-    name = normalize_type(f.value)
-    cond = bags.c.id.in_(select(topics.c.bag_id).where(_match(topics.c.type, name)))
-    ctx.probes.append(("type", name, cond))
-    return cond
+    return _has_topic("type", topics.c.type, normalize_type(f.value), ctx)
 
 
 def _duration(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -290,9 +310,16 @@ FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
 }
 
 
-def _text(t: Text) -> ColumnElement[bool]:
-    pattern = "%" + like_escape(t.text.lower()) + "%"
-    return bags.c.search_text.like(pattern, escape="\\")
+_fts = table(FTS_TABLE, column("bag_id"), column("body"))
+
+
+def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
+    needle = t.text.lower()
+    if ctx.fts and len(needle) >= 3:
+        # A trigram phrase query is a substring match served by the FTS index.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        return bags.c.id.in_(select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase)))
+    return bags.c.search_text.like("%" + like_escape(needle) + "%", escape="\\")
 
 
 def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
@@ -301,11 +328,14 @@ def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
     if isinstance(node, Or):
         return or_(*(compile_node(n, ctx) for n in node.items))
     if isinstance(node, Not):
-        # Probes under NOT would explain nothing: a missing topic makes NOT true.
-        inner = CompileContext(ctx.tag_keys)
-        return not_(compile_node(node.item, inner))
+        # Hints under NOT would explain nothing: a missing topic makes NOT true.
+        was, ctx.negated = ctx.negated, not ctx.negated
+        try:
+            return not_(compile_node(node.item, ctx))
+        finally:
+            ctx.negated = was
     if isinstance(node, Text):
-        return _text(node)
+        return _text(node, ctx)
     handler = FIELDS.get(node.name)
     if handler is not None:
         return handler(node, ctx)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from toolkit.data.catalog import Catalog, bags, tags, topics
 from toolkit.data.compile import CompileContext, compile_query
@@ -43,16 +43,24 @@ def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchRe
     if limit < 1:
         raise QueryError("--limit must be at least 1")
     node = parse(query)
-    ctx = CompileContext(tag_keys=catalog.tag_keys())
-    where = compile_query(node, ctx)
-    stmt = (
-        select(bags.c.id, bags.c.path, bags.c.format, bags.c.start_ns, bags.c.end_ns, bags.c.duration_s,
-               bags.c.message_count, bags.c.size_bytes)
-        .where(where)
-        .order_by(bags.c.start_ns.desc().nulls_last(), bags.c.path)
-        .limit(limit)
-    )
     with catalog.engine.connect() as conn:
+        ctx = CompileContext(conn=conn, fts=catalog.has_fts)
+        where = compile_query(node, ctx)
+        stmt = (
+            select(
+                bags.c.id,
+                bags.c.path,
+                bags.c.format,
+                bags.c.start_ns,
+                bags.c.end_ns,
+                bags.c.duration_s,
+                bags.c.message_count,
+                bags.c.size_bytes,
+            )
+            .where(where)
+            .order_by(bags.c.start_ns.desc().nulls_last(), bags.c.path)
+            .limit(limit)
+        )
         rows = conn.execute(stmt).all()
         ids = [r.id for r in rows]
         topic_names: dict[str, list[str]] = defaultdict(list)
@@ -66,11 +74,7 @@ def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchRe
                 select(tags.c.bag_id, tags.c.key, tags.c.value).where(tags.c.bag_id.in_(ids)).order_by(tags.c.key)
             ):
                 tag_map[bid][key] = value
-        hints: list[str] = []
-        if not rows:
-            for kind, value, cond in ctx.probes:
-                if not conn.execute(select(exists().where(cond))).scalar():
-                    hints.append(f"no bag has {kind} {value}")
+        hints = ctx.hints if not rows else []
     results = [
         SearchResult(
             id=r.id,
