@@ -88,12 +88,17 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def fetch_mirror(path: Path, url: str) -> pygit2.Repository:
+    """Fetch every tag of ``url`` into a bare mirror; the caller holds the mirror's lock."""
     if (path / "HEAD").exists():
         repo = pygit2.Repository(str(path))
+        # We hold the mirror's exclusive lock, so any libgit2 lock file is left over from a killed sync.
+        for stale in path.rglob("*.lock"):
+            stale.unlink(missing_ok=True)
     else:
         repo = pygit2.init_repository(str(path), bare=True)
+    if "origin" not in repo.remotes.names():
         repo.remotes.create("origin", url)
-    if repo.remotes["origin"].url != url:
+    elif repo.remotes["origin"].url != url:
         repo.remotes.set_url("origin", url)
     try:
         repo.remotes["origin"].fetch([TAG_REFSPEC])
