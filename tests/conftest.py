@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.services.s3",
     "tests.services.browser",
     "tests.services.postgres",
+    "tests.services.ray",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

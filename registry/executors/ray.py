@@ -9,6 +9,7 @@ table, so a restarted registry re-polls the same job ids.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -78,7 +79,8 @@ class RayExecutor:
         job_id: str = self.client.submit_job(
             entrypoint=entrypoint,
             runtime_env={"env_vars": dict(job.env)},
-            metadata={"pitlane_run": str(job.run_id)},
+            # Ray's job details do not echo the entrypoint resources: keep them to explain a pending job.
+            metadata={"pitlane_run": str(job.run_id), "pitlane_resources": json.dumps(kwargs)},
             **kwargs,
         )
         return job_id
@@ -97,14 +99,10 @@ class RayExecutor:
 
     def unmet_resources(self, info: Any) -> str | None:
         """Why a pending job cannot start: the first resource no alive node offers."""
-        wanted = _wanted(
-            {
-                "entrypoint_num_cpus": info.entrypoint_num_cpus,
-                "entrypoint_num_gpus": info.entrypoint_num_gpus,
-                "entrypoint_memory": info.entrypoint_memory,
-                "entrypoint_resources": info.entrypoint_resources,
-            }
-        )
+        try:
+            wanted = _wanted(json.loads((info.metadata or {}).get("pitlane_resources", "{}")))
+        except ValueError:
+            return None
         nodes = self.node_resources()
         if not nodes:
             return None

@@ -1,0 +1,116 @@
+"""Executors of web runs: the local subprocess queue and Ray Jobs on a real local Ray head."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry.executors import JobResources, JobSpec, JobState, JobStatus
+from registry.executors.local import LocalExecutor
+from registry.executors.ray import RayExecutor, ray_resources
+
+
+def wait_for(fn: Callable[[], JobStatus], states: set[JobState], timeout: float = 120) -> JobStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = fn()
+        if st.state in states:
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {st} after {timeout} s")
+        time.sleep(0.2)
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_local_runs_one_job_at_a_time_and_survives_a_restart(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path / "state")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ex.submit(JobSpec(1, tmp_path / "a", py("import time,os; time.sleep(1.5); print('A', os.environ['X'])"), {"X": "1"}))
+    b = ex.submit(JobSpec(2, tmp_path / "b", py("print('B in', __import__('os').getcwd())")))
+    assert ex.status(a).state is JobState.running
+    pending = ex.status(b)
+    assert pending.state is JobState.pending and "one job at a time" in pending.message
+    assert wait_for(lambda: ex.status(a), {JobState.succeeded}).state is JobState.succeeded
+    wait_for(lambda: ex.status(b), {JobState.succeeded})
+    assert ex.logs(a).strip() == "A 1"
+    assert ex.logs(b).strip() == f"B in {tmp_path / 'b'}"
+    # A new executor (a restarted registry) reads the same jobs back from their files.
+    again = LocalExecutor(tmp_path / "state")
+    assert again.status(a).state is JobState.succeeded
+    assert again.logs(b).startswith("B in")
+
+
+def test_local_failure_reports_exit_code_and_last_line(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path / "state")
+    job = ex.submit(JobSpec(1, tmp_path, py("import sys; print('step 1'); sys.exit('resource check failed')")))
+    st = wait_for(lambda: ex.status(job), {JobState.failed})
+    assert st.message == "exited with code 1: resource check failed"
+
+
+def test_local_killed_worker_is_failed_and_the_next_job_starts(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path / "state")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ex.submit(JobSpec(1, tmp_path / "a", py("import time; time.sleep(60)")))
+    b = ex.submit(JobSpec(2, tmp_path / "b", py("print('ok')")))
+    pid = int((tmp_path / "a" / ".pitlane-job" / a / "pid").read_text())
+    os.killpg(pid, signal.SIGKILL)
+    st = wait_for(lambda: ex.status(a), {JobState.failed})
+    assert st.message == "the worker process died"
+    wait_for(lambda: ex.status(b), {JobState.succeeded})
+
+
+def test_ray_resources_map_spec_to_entrypoint_options() -> None:
+    assert ray_resources(JobResources(cpu=2, memory_bytes=2 * 2**30, gpus=1, gpu_type="A100")) == {
+        "entrypoint_num_cpus": 2,
+        "entrypoint_num_gpus": 1,
+        "entrypoint_memory": 2 * 2**30,
+        "entrypoint_resources": {"accelerator_type:A100": 0.001},
+    }
+    assert ray_resources(JobResources(cpu=1)) == {"entrypoint_num_cpus": 1}
+
+
+@pytest.mark.slow
+def test_ray_job_runs_streams_logs_and_is_read_back_after_restart(ray_head, tmp_path: Path) -> None:
+    print(f"ray head started in {ray_head.start_seconds:.1f} s")
+    ex = RayExecutor(ray_head.address)
+    job = ex.submit(
+        JobSpec(7, tmp_path, py("import os; print('run', os.environ['PITLANE_RUN_ID'], os.getcwd())"),
+                {"PITLANE_RUN_ID": "7"}, JobResources(cpu=1, memory_bytes=100 * 2**20))
+    )  # fmt: skip
+    wait_for(lambda: ex.status(job), {JobState.succeeded, JobState.failed})
+    assert ex.status(job).state is JobState.succeeded, ex.logs(job)
+    assert f"run 7 {tmp_path}" in ex.logs(job)
+    # The job table lives in Ray: a fresh executor (registry restart) sees the same job.
+    assert RayExecutor(ray_head.address).status(job).state is JobState.succeeded
+
+
+@pytest.mark.slow
+def test_ray_job_no_node_can_hold_stays_pending_with_reason(ray_head, tmp_path: Path) -> None:
+    ex = RayExecutor(ray_head.address)
+    job = ex.submit(JobSpec(8, tmp_path, py("print('never')"), {}, JobResources(cpu=1, gpus=1)))
+    try:
+        time.sleep(1.0)
+        st = ex.status(job)
+        assert st.state is JobState.pending
+        assert st.message == "waiting for resources: no node offers 1 GPU (no node has any)"
+    finally:
+        # Ray cannot stop a job whose supervisor was never placed; the registry marks the run stopped itself.
+        ex.stop(job)
+
+
+def test_ray_executor_without_address_is_a_clear_error() -> None:
+    from toolkit.errors import UserError
+
+    with pytest.raises(UserError, match="PITLANE_RAY_ADDRESS"):
+        RayExecutor("")

@@ -1,0 +1,82 @@
+"""A real local Ray head (GCS, raylet, dashboard with the Jobs API), started once per test session.
+
+`ray start --head --block` runs in its own process group; teardown signals the
+group, so no Ray process outlives the session (never `ray stop`, which would
+end every Ray process on the machine, including other people's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RayHead:
+    address: str  # dashboard URL: what JobSubmissionClient and PITLANE_RAY_ADDRESS take
+    gcs_port: int
+    temp_dir: Path
+    start_seconds: float
+    pgid: int
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    ray = Path(sys.executable).parent / "ray"
+    # Ray's socket paths must stay short (AF_UNIX limit): a short temp dir, not pytest's deep one.
+    temp = Path(tempfile.mkdtemp(prefix="rayt", dir="/tmp"))
+    gcs, dash = _free_port(), _free_port()
+    argv = [
+        str(ray), "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
+        f"--temp-dir={temp}", "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats",
+        "--object-store-memory=100000000", "--block",
+    ]  # fmt: skip
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    started = time.monotonic()
+    log = (temp / "head.log").open("w")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{dash}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"ray start exited {proc.returncode}: see {temp / 'head.log'}")
+            try:
+                urllib.request.urlopen(f"{url}/api/version", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Ray dashboard did not come up in 120 s") from None
+                time.sleep(0.2)
+        yield RayHead(url, gcs, temp, time.monotonic() - started, proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        # `ray start --block` hangs draining a GCS it already stopped; the group goes with SIGKILL.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        log.close()
