@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bags.truth import BAGS, counts_by_topic, full_read
+from tests.bags.truth import BAGS, counts_by_topic, full_read, multi_chunk_ros1
 from toolkit.bags import index, read_messages
 from toolkit.bags.summary import BagSummary
 from toolkit.errors import CorruptBagError
@@ -26,26 +26,6 @@ def _assert_scan(s: BagSummary, truth_counts: dict[str, int]) -> int:
     for t in s.topics:
         assert t.count <= truth_counts.get(t.name, 0)
     return recovered
-
-
-def _multi_chunk_ros1(path: Path, compression: str) -> Path:
-    """A ROS 1 bag with many small chunks, rewritten with rosbags' writer from a real bag."""
-    from rosbags.rosbag1 import Writer
-
-    from toolkit.bags.read import BagReader
-
-    writer = Writer(path)
-    writer.chunk_threshold = 8192
-    if compression != "none":
-        writer.set_compression(Writer.CompressionFormat[compression.upper()])
-    with BagReader(BAGS / "ros1/turtlesim_example.bag") as reader, writer:
-        conns = {
-            c.id: writer.add_connection(c.topic, c.msgtype, msgdef=c.msgdef, md5sum=c.md5sum, callerid=c.callerid)
-            for c in reader.connections
-        }
-        for m in reader.messages():
-            writer.write(conns[m.connection.id], m.timestamp_ns, m.data)
-    return path
 
 
 def _check_recovered(cut: Path, truth_src: Path) -> None:
@@ -70,7 +50,7 @@ def test_truncated_ros1_is_indexed_by_scan(tmp_path: Path, fraction: float) -> N
 @pytest.fixture(scope="module")
 def multi_chunk_bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("multichunk")
-    return {c: _multi_chunk_ros1(d / f"{c}.bag", c) for c in ("lz4", "bz2", "none")}
+    return {c: multi_chunk_ros1(d / f"{c}.bag", c) for c in ("lz4", "bz2", "none")}
 
 
 @pytest.mark.parametrize("compression", ["lz4", "bz2", "none"])

@@ -93,3 +93,23 @@ NONEMPTY = [
     "mcap/cdr_test",
 ]
 EMPTY = ["ros1/no-messages.bag", "ros2_sqlite3/empty_bag"]
+
+
+def multi_chunk_ros1(path: Path, compression: str) -> Path:
+    """A ROS 1 bag with many small (8 KiB) chunks, rewritten with rosbags' writer from a real bag."""
+    from rosbags.rosbag1 import Writer
+
+    from toolkit.bags.read import BagReader  # raw bytes and definitions only; the writer is rosbags'
+
+    writer = Writer(path)
+    writer.chunk_threshold = 8192
+    if compression != "none":
+        writer.set_compression(Writer.CompressionFormat[compression.upper()])
+    with BagReader(BAGS / "ros1/turtlesim_example.bag") as reader, writer:
+        conns = {
+            c.id: writer.add_connection(c.topic, c.msgtype, msgdef=c.msgdef, md5sum=c.md5sum, callerid=c.callerid)
+            for c in reader.connections
+        }
+        for m in reader.messages():
+            writer.write(conns[m.connection.id], m.timestamp_ns, m.data)
+    return path

@@ -164,13 +164,32 @@ def _index_problem(header: BagHeader, size: int) -> str | None:
     return None
 
 
-def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
+@dataclass(frozen=True)
+class ChunkInfo:
+    pos: int
+    start_ns: int  # first and last message time in the chunk (inclusive)
+    end_ns: int
+    counts: dict[int, int]  # connection id -> messages in the chunk
+
+
+@dataclass(frozen=True)
+class Ros1Index:
+    """The parsed index section: connections (with their raw records) and chunk infos."""
+
+    connections: dict[int, BagConnection]
+    connection_records: dict[int, bytes]  # verbatim connection records, reusable by a writer
+    chunks: list[ChunkInfo]
+
+
+def read_index_section(fd: int, header: BagHeader, size: int) -> Ros1Index:
+    """Parse the connection and chunk-info records at ``index_pos`` (raises _Damaged)."""
     section = memoryview(os.pread(fd, size - header.index_pos, header.index_pos))
     pos = 0
-    stats: dict[int, ConnectionStats] = {}
-    chunk_positions: list[int] = []
+    connections: dict[int, BagConnection] = {}
+    records: dict[int, bytes] = {}
+    chunks: list[ChunkInfo] = []
 
-    def next_record() -> tuple[dict[str, bytes], memoryview]:
+    def next_record() -> tuple[dict[str, bytes], memoryview, bytes]:
         nonlocal pos
         (hlen,) = _U32.unpack_from(section, pos)
         fields = parse_fields(section[pos + 4 : pos + 4 + hlen])
@@ -178,35 +197,46 @@ def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
         data = section[pos + 8 + hlen : pos + 8 + hlen + dlen]
         if len(data) != dlen:
             raise _Damaged("record cut short")
+        raw = bytes(section[pos : pos + 8 + hlen + dlen])
         pos += 8 + hlen + dlen
-        return fields, data
+        return fields, data, raw
 
     for _ in range(header.conn_count):
-        fields, data = next_record()
+        fields, data, raw = next_record()
         if _op(fields) != OP_CONNECTION:
             raise _Damaged("expected a connection record")
         conn_id = _u32(fields, "conn")
-        stats[conn_id] = ConnectionStats(connection_from_fields(conn_id, fields, parse_fields(data)))
+        connections[conn_id] = connection_from_fields(conn_id, fields, parse_fields(data))
+        records[conn_id] = raw
 
     for _ in range(header.chunk_count):
-        fields, data = next_record()
+        fields, data, _raw = next_record()
         if _op(fields) != OP_CHUNK_INFO:
             raise _Damaged("expected a chunk-info record")
         chunk_pos = _u64(fields, "chunk_pos")
         if not header.data_start <= chunk_pos < header.index_pos:
             raise _Damaged("chunk position outside the data section")
-        chunk_positions.append(chunk_pos)
         count = _u32(fields, "count")
-        start, end = _time(fields, "start_time"), _time(fields, "end_time")
+        counts = {}
         for i in range(count):
             conn_id, n = struct.unpack_from("<II", data, i * 8)
-            if conn_id not in stats:
+            if conn_id not in connections:
                 raise _Damaged(f"chunk counts unknown connection {conn_id}")
+            counts[int(conn_id)] = int(n)
+        chunks.append(ChunkInfo(chunk_pos, _time(fields, "start_time"), _time(fields, "end_time"), counts))
+    return Ros1Index(connections, records, chunks)
+
+
+def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
+    parsed = read_index_section(fd, header, size)
+    stats = {cid: ConnectionStats(conn) for cid, conn in parsed.connections.items()}
+    for chunk in parsed.chunks:
+        for conn_id, n in chunk.counts.items():
             # Chunk times bound every connection in the chunk; exact per-connection times would need
             # the per-message index records, which the summary does not use.
-            stats[conn_id].add(n, start, end)
-
-    return StorageIndex(stats=list(stats.values()), compression=_chunk_compressions(fd, chunk_positions))
+            stats[conn_id].add(n, chunk.start_ns, chunk.end_ns)
+    compression = _chunk_compressions(fd, [c.pos for c in parsed.chunks])
+    return StorageIndex(stats=list(stats.values()), compression=compression)
 
 
 def _chunk_compressions(fd: int, chunk_positions: list[int]) -> set[str]:

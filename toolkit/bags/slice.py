@@ -94,7 +94,7 @@ def slice_bag(
         work.mkdir()
         tmp = work / out_path.name
         try:
-            counts, converted = _copy(reader, selected, lo, hi, tmp, target, summary.compression)
+            counts, converted = _copy_fastest(reader, selected, lo, hi, tmp, target, summary.compression)
             if not counts:
                 raise SliceRangeError(f"no messages of the selected topics between {lo} and {hi} ns")
             md5 = source_md5 or hash_files(reader.layout.files)[0]
@@ -152,6 +152,30 @@ def _check_output(out: Path, target: BagFormat, overwrite: bool) -> None:
         raise BagError(f"{out.parent}: output directory does not exist")
     if target == BagFormat.ROS2_SQLITE3 and out.suffix.lower() in (".db3", ".bag", ".mcap"):
         raise BagError(f"{out}: a rosbag2 slice is a directory; give a path without {out.suffix}")
+
+
+def _copy_fastest(
+    reader: BagReader,
+    selected: list[BagConnection],
+    lo: int,
+    hi: int,
+    tmp: Path,
+    target: BagFormat,
+    source_compression: str,
+) -> tuple[Counter[str], bool]:
+    """ROS 1 -> ROS 1 copies whole chunks where it can; everything else goes message by message."""
+    if reader.format == BagFormat.ROS1 and target == BagFormat.ROS1 and not reader.recovered_by_scan:
+        from toolkit.bags.ros1_passthrough import slice_ros1_chunks
+
+        done = slice_ros1_chunks(reader.layout.files[0], tmp, {c.id for c in selected}, lo, hi)
+        if done is not None:
+            topic_of = {c.id: c.topic for c in selected}
+            per_topic: Counter[str] = Counter()
+            for cid, n in done[0].items():
+                per_topic[topic_of[cid]] += n
+            return +per_topic, False
+        _remove(tmp)
+    return _copy(reader, selected, lo, hi, tmp, target, source_compression)
 
 
 def _copy(
