@@ -100,6 +100,23 @@ def tag_cmd(
     info(f"{sc.path}: " + (" ".join(f"{k}={v}" for k, v in sc.all_tags().items()) or "no tags"))
 
 
+@data_app.command("push")
+def push_cmd(repo_path: Path | None = REPO_OPT) -> None:
+    """Upload tracked bags to the default DVC remote (`git push` carries the sidecars)."""
+    api.push(_repo(repo_path))
+    info("pushed")
+
+
+@data_app.command("pull")
+def pull_cmd(
+    bags: list[str] = typer.Argument(None, help="Bag paths or ids (default: all)."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Fetch bags from the DVC remote into the working tree."""
+    api.pull(_repo(repo_path), bags or [])
+    info("pulled")
+
+
 @data_app.command("reindex")
 def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
     """Rebuild the catalog from the sidecars."""
@@ -206,7 +223,8 @@ def _add_bags_info_command() -> None:
         if exc.name != "toolkit.cli.bags_info":
             raise
         return
-    module.add_info_command(data_app)
+    if not any(c.name == "info" for c in data_app.registered_commands):
+        module.add_info_command(data_app)
 
 
 def register(app: typer.Typer) -> None:

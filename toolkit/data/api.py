@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.data.catalog import CATALOG_METADATA, Catalog
-from toolkit.data.ingest import AddReport, add_bags, parse_tag_args, reindex, remove_bags, resolve_bag, tag_bag
+from toolkit.data.ingest import (
+    AddReport,
+    add_bags,
+    parse_tag_args,
+    pull,
+    push,
+    reindex,
+    remove_bags,
+    resolve_bag,
+    tag_bag,
+)
 from toolkit.data.repo import DataRepo, init_repo
 from toolkit.data.search import SearchResponse, SearchResult, search
 from toolkit.data.sidecar import Sidecar
@@ -30,6 +40,8 @@ __all__ = [
     "lineage_chain",
     "open_repo",
     "parse_tag_args",
+    "pull",
+    "push",
     "reindex",
     "remove_bags",
     "resolve_bag",

@@ -338,3 +338,15 @@ def tag_bag(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence
 def reindex(repo: DataRepo) -> int:
     """Rebuild the catalog from the sidecars alone."""
     return repo.catalog.rebuild(repo.sidecars())
+
+
+def push(repo: DataRepo) -> None:
+    """Upload every tracked bag to the default DVC remote (the sidecars travel with `git push`)."""
+    repo.dvc("push", "--quiet")
+
+
+def pull(repo: DataRepo, refs: Sequence[str] = ()) -> list[str]:
+    """Fetch bags from the DVC remote into the working tree: all of them, or the given ones."""
+    targets = [resolve_bag(repo, r).path + ".dvc" for r in refs]
+    repo.dvc("pull", "--quiet", *targets)
+    return targets
