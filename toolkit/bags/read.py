@@ -82,41 +82,54 @@ class BagReader:
     # --- ROS 1 ---------------------------------------------------------------
 
     def _open_ros1(self) -> None:
+        # Connections come from the index section alone; rosbags' Reader (which also loads every
+        # per-message index record) opens only when messages are actually requested.
         from rosbags.rosbag1 import Reader, ReaderError
 
-        reader = Reader(self.path)
+        from toolkit.bags.ros1_index import Ros1Index, read_bag_header, read_index_section
+
+        parsed: Ros1Index | None = None
         try:
-            reader.open()
-        except ReaderError:
+            with self.path.open("rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                header = read_bag_header(f.fileno(), self.path)
+                if header.index_pos == size and header.conn_count == 0 and header.chunk_count == 0:
+                    parsed = Ros1Index({}, {}, [])  # a closed bag without messages
+                elif header.data_start <= header.index_pos < size:
+                    parsed = read_index_section(f.fileno(), header, size)
+        except CorruptBagError:
+            raise
+        except Exception:  # a damaged index section: recover by scanning below
+            parsed = None
+        if parsed is None:
             self._open_ros1_scan()
             return
-        self._stack.callback(reader.close)
-        native = {}
-        for c in reader.connections:
-            ext = c.ext
-            conn = BagConnection(
-                id=c.id,
-                topic=c.topic,
-                msgtype=c.msgtype,
-                encoding="ros1",
-                msgdef=c.msgdef.data,
-                msgdef_format="ros1msg",
-                md5sum=c.digest,
-                callerid=getattr(ext, "callerid", None),
-                latching=getattr(ext, "latching", None),
-            )
-            self.connections.append(conn)
-            native[c.id] = c
+        self.connections = list(parsed.connections.values())
+        path, stack = self.path, self._stack
+        opened: list[Reader] = []
+
+        def reader() -> Reader:
+            if not opened:
+                r = Reader(path)
+                try:
+                    r.open()
+                except ReaderError as exc:
+                    raise CorruptBagError(f"{path}: damaged ROS 1 bag ({exc})") from exc
+                stack.callback(r.close)
+                opened.append(r)
+            return opened[0]
 
         def source(wanted: set[int] | None, start: int | None, end: int | None) -> _MessageIter:
             if wanted is not None and not wanted:
                 return
-            conns = list(native.values()) if wanted is None else [native[i] for i in sorted(wanted)]
+            r = reader()
+            native = {c.id: c for c in r.connections}
+            conns = list(native.values()) if wanted is None else [native[i] for i in sorted(wanted) if i in native]
             try:
-                for c, t, data in reader.messages(connections=conns, start=start, stop=end):
+                for c, t, data in r.messages(connections=conns, start=start, stop=end):
                     yield t, c.id, bytes(data)
             except ReaderError as exc:
-                raise CorruptBagError(f"{self.path}: damaged chunk ({exc})") from exc
+                raise CorruptBagError(f"{path}: damaged chunk ({exc})") from exc
 
         self._sources.append(source)
 
