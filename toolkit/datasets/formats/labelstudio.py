@@ -145,12 +145,17 @@ def parse_tasks(data: Any, origin: str, sizes: Mapping[str, tuple[int, int]] | N
             _take_size(entry, latest.get("result") or [])
         else:
             entry.annotated = False
-        preds: list[Label] = []
-        for pred in task.get("predictions") or []:
-            model = str(pred.get("model_version") or "labelstudio")
-            preds += _labels(pred.get("result") or [], size, model, pred.get("score"), result.problems, where)
-            _take_size(entry, pred.get("result") or [])
-        entry.predictions = preds
+        raw_preds = task.get("predictions") or []
+        if all(isinstance(p, dict) for p in raw_preds):
+            preds: list[Label] = []
+            for pred in raw_preds:
+                model = str(pred.get("model_version") or "labelstudio")
+                preds += _labels(pred.get("result") or [], size, model, pred.get("score"), result.problems, where)
+                _take_size(entry, pred.get("result") or [])
+            entry.predictions = preds
+        else:
+            # Server exports list prediction ids only: they say nothing new, keep the dataset's predictions.
+            entry.predictions = None
         result.images.append(entry)
     return result
 
