@@ -226,6 +226,18 @@ def list_runs(repo: Path) -> list[dict[str, Any]]:
     return sorted(runs.values(), key=lambda r: r.get("finished_at") or "", reverse=True)
 
 
+def _record_at_rev(repo: Path, rev: str) -> str | None:
+    """run.json as of a Git revision: a DVC output, so read through dvc.lock from the cache or remote."""
+    if _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}") is None:
+        return None
+    import dvc.api
+
+    try:
+        return str(dvc.api.read(RECORD, repo=str(repo), rev=rev))
+    except Exception:  # not in that commit's dvc.lock, or its object is in no cache/remote
+        return None
+
+
 def show_run(repo: Path, ref: str) -> dict[str, Any]:
     """A full record by run id (prefix), ``workspace``, or a Git revision whose commit holds run.json."""
     repo = Path(repo)
@@ -238,7 +250,7 @@ def show_run(repo: Path, ref: str) -> dict[str, Any]:
         return {"origin": "history", **entry}
     if len(matches) > 1:
         raise UserError(f"run {ref}: ambiguous ({len(matches)} runs start with it)")
-    text = _git(repo, "show", f"{ref}:{RECORD}")
+    text = _record_at_rev(repo, ref)
     if text:
-        return {"id": record_id(text + "\n"), "origin": f"git:{ref}", "record": json.loads(text)}
+        return {"id": record_id(text), "origin": f"git:{ref}", "record": json.loads(text)}
     raise NotFoundError(f"run {ref}: no such run id, and no run.json at git revision {ref}")
