@@ -36,6 +36,9 @@ class BagReader:
         self.format = self.layout.format
         self.connections: list[BagConnection] = []
         self.recovered_by_scan = False  # True when a damaged bag is read front to back
+        # rosbag2 sqlite3 only: per storage file, topics-table row id -> connection id (for SQL copies)
+        self.sqlite_rows: list[tuple[Path, dict[int, int]]] = []
+        self.message_compressed = False
         self._stack = ExitStack()
         self._sources: list[Callable[[set[int] | None, int | None, int | None], _MessageIter]] = []
 
@@ -176,6 +179,7 @@ class BagReader:
         from toolkit.bags.sqlite_index import open_db, read_topics
 
         message_compression = _message_decompressor(self.layout.metadata)
+        self.message_compressed = message_compression is not None
         keys: dict[tuple[str, str, str], BagConnection] = {}
         for path in self.layout.files:
             db = self._stack.enter_context(open_db(path))
@@ -190,6 +194,7 @@ class BagReader:
                     keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
                     self.connections.append(keys[key])
                 row_to_conn[row_id] = keys[key].id
+            self.sqlite_rows.append((path, row_to_conn))
             self._sources.append(_sqlite_source(db, path, row_to_conn, message_compression))
 
     # --- MCAP ------------------------------------------------------------------

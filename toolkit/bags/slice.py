@@ -175,7 +175,31 @@ def _copy_fastest(
                 per_topic[topic_of[cid]] += n
             return +per_topic, False
         _remove(tmp)
+    if (
+        reader.format == BagFormat.ROS2_SQLITE3
+        and target == BagFormat.ROS2_SQLITE3
+        and not reader.message_compressed
+        and reader.sqlite_rows
+    ):
+        return _copy_sqlite(reader, selected, lo, hi, tmp), False
     return _copy(reader, selected, lo, hi, tmp, target, source_compression)
+
+
+def _copy_sqlite(reader: BagReader, selected: list[BagConnection], lo: int, hi: int, tmp: Path) -> Counter[str]:
+    sink = Ros2Sink(tmp, "sqlite3")
+    try:
+        handles = {c.id: sink.add(c) for c in selected}
+        for path, row_to_conn in reader.sqlite_rows:
+            rows = {row: handles[cid] for row, cid in row_to_conn.items() if cid in handles}
+            if rows:
+                sink.copy_sqlite_rows(path, rows, lo, hi)
+        per_handle = sink.sync_counters()
+    finally:
+        sink.close()
+    per_topic: Counter[str] = Counter()
+    for conn in selected:
+        per_topic[conn.topic] += per_handle.get(int(handles[conn.id].id), 0)  # type: ignore[attr-defined]
+    return +per_topic
 
 
 def _copy(

@@ -136,6 +136,51 @@ class Ros2Sink:
     def write(self, handle: object, timestamp_ns: int, data: bytes) -> None:
         self._writer.write(handle, timestamp_ns, data)  # type: ignore[arg-type]
 
+    def copy_sqlite_rows(self, src: Path, rows: dict[int, object], lo: int, hi: int) -> None:
+        """Copy messages of the source .db3's topic *rows* (row id -> handle) with lo <= t <= hi, in SQL.
+
+        sqlite moves the blobs itself (no Python object per message); the writer's counters are then
+        set from the copied rows so its metadata.yaml comes out as if each message had been written.
+        """
+        storage = self._writer.storage
+        db = getattr(storage, "conn", None)
+        if db is None or not rows:
+            raise BagError("sqlite copy needs rosbags' sqlite3 storage")
+        ids = {row: int(handle.id) for row, handle in rows.items()}  # type: ignore[attr-defined]
+        db.commit()  # ATTACH is refused inside the writer's open transaction
+        # The bag is written under a temp name and renamed when complete, so a crash can only lose
+        # the temp copy: no journal, no fsync per commit (what makes sqlite bulk copies slow).
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("ATTACH DATABASE ? AS src", (f"{src.resolve().as_uri()}?immutable=1",))
+        try:
+            case = " ".join(f"WHEN {int(row)} THEN {dst}" for row, dst in ids.items())
+            marks = ",".join("?" * len(ids))
+            db.execute(
+                "INSERT INTO main.messages (topic_id, timestamp, data)"
+                f" SELECT CASE topic_id {case} END, timestamp, data FROM src.messages"
+                f" WHERE topic_id IN ({marks}) AND timestamp >= ? AND timestamp <= ?"
+                " ORDER BY timestamp, id",
+                (*ids, lo, hi),
+            )
+            db.commit()
+        finally:
+            db.execute("DETACH DATABASE src")
+
+    def sync_counters(self) -> dict[int, int]:
+        """Set the writer's per-connection counts and time range from the rows in its storage."""
+        db = self._writer.storage.conn  # type: ignore[union-attr]
+        counts: dict[int, int] = {}
+        for cid, n, t0, t1 in db.execute(
+            "SELECT topic_id, count(*), min(timestamp), max(timestamp) FROM messages GROUP BY topic_id"
+        ):
+            counts[int(cid)] = int(n)
+            self._writer.min_timestamp = min(self._writer.min_timestamp, int(t0))
+            self._writer.max_timestamp = max(self._writer.max_timestamp, int(t1))
+        for cid in self._writer.counts:
+            self._writer.counts[cid] = counts.get(cid, 0)
+        return counts
+
     def close(self) -> None:
         self._writer.close()
 
