@@ -81,5 +81,9 @@ def create_app(
 
     app.include_router(runs.router, prefix=API_PREFIX)
     app.include_router(runs_pages.router)
+
+    from registry.web import lineage_pages  # /trace and the package page's lineage block
+
+    app.include_router(lineage_pages.router)
     pages.mount(app)
     return app
