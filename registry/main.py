@@ -75,6 +75,11 @@ def create_app(
 
     app.include_router(data_pages.router, dependencies=[Depends(get_principal)])
 
+    from registry.api.routes import datasets
+
+    app.include_router(datasets.router, prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    app.include_router(datasets.pages, dependencies=[Depends(get_principal)])
+
     # Runs authenticate inside their routes: they open their own transactions (executor polls, sync).
     from registry.api.routes import runs
     from registry.web import runs_pages
