@@ -46,13 +46,32 @@ from toolkit.experiment.compose import compose
 from toolkit.experiment.record import list_runs, show_run
 from toolkit.experiment.runner import RunResult, run
 from toolkit.experiment.scaffold import init_experiment
+from toolkit.release.grammar import parse_tag
+from toolkit.release.links import (
+    add_evaluation,
+    add_firmware,
+    list_deployments,
+    list_evaluations,
+    list_firmware,
+    record_deployment,
+    register_remote,
+    sync_remote,
+    trace,
+)
+from toolkit.release.manifest import PackageManifest
+from toolkit.release.release import ReleaseResult, assign_channel, release
 
 __all__ = [
     "BagSummary",
+    "PackageManifest",
     "RegistryClient",
+    "ReleaseResult",
     "RunResult",
     "Settings",
     "add_bags",
+    "add_evaluation",
+    "add_firmware",
+    "assign_channel",
     "autolabel",
     "bags_from_search",
     "compose",
@@ -72,13 +91,20 @@ __all__ = [
     "labelstudio_push",
     "lineage_chain",
     "list_datasets",
+    "list_deployments",
+    "list_evaluations",
+    "list_firmware",
     "list_runs",
     "message_timeline",
     "open_repo",
+    "parse_tag",
     "parse_time_bound",
     "read_lineage",
     "read_messages",
+    "record_deployment",
+    "register_remote",
     "reindex",
+    "release",
     "remove_bags",
     "resolve_dataset",
     "run",
@@ -87,6 +113,8 @@ __all__ = [
     "slice_bag",
     "slice_catalogued",
     "slice_search",
+    "sync_remote",
     "tag_bag",
+    "trace",
     "version_dataset",
 ]
