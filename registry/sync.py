@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -372,19 +371,32 @@ def sync_all(db: Database, home: Path) -> list[SyncReport]:
     return reports
 
 
-def main() -> None:
-    """``python -m registry.sync``: one poll of every registered remote (cron, systemd timer, tests)."""
+def main(argv: list[str] | None = None) -> None:
+    """``python -m registry.sync [--every SECONDS]``: poll every registered remote once, or forever."""
+    import argparse
+    import time
+
     from registry.core.config import get_settings
     from registry.core.migrate import upgrade
 
+    parser = argparse.ArgumentParser(prog="python -m registry.sync", description=main.__doc__)
+    parser.add_argument("--every", type=float, default=0, help="poll again every N seconds (0: once)")
+    args = parser.parse_args(argv)
     settings = get_settings()
     db = Database(settings.effective_database_url)
     upgrade(db.engine)
-    for report in sync_all(db, settings.home):
-        print(json.dumps(report.as_dict()), flush=True)
-    db.dispose()
+    try:
+        while True:
+            for report in sync_all(db, settings.home):
+                print(json.dumps(report.as_dict()), flush=True)
+            if args.every <= 0:
+                break
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.dispose()
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()
