@@ -50,7 +50,10 @@ def test_overrides_use_hydra_grammar(exp_repo: Path) -> None:
 
 def test_check_fails_when_conf_changed(exp_repo: Path) -> None:
     set_yaml_value(exp_repo / "conf" / "trainer" / "default.yaml", "lr", "0.1")
-    assert _compose_error(exp_repo, "--check") == "error: params.yaml: out of date with conf/; run `pitlane compose` and commit it"
+    assert (
+        _compose_error(exp_repo, "--check")
+        == "error: params.yaml: out of date with conf/; run `pitlane compose` and commit it"
+    )
     compose(exp_repo)
     assert "lr: 0.1\n" in (exp_repo / "params.yaml").read_text()
 
@@ -59,7 +62,9 @@ def test_unknown_key_names_file_key_and_expected(exp_repo: Path) -> None:
     conf = exp_repo / "conf" / "trainer" / "default.yaml"
     conf.write_text(conf.read_text().replace("max_steps:", "max_step:"))
     line = _compose_error(exp_repo)
-    assert line.startswith("error: conf/trainer/default.yaml: trainer.max_step: unknown key (expected one of: max_steps, ")
+    assert line.startswith(
+        "error: conf/trainer/default.yaml: trainer.max_step: unknown key (expected one of: max_steps, "
+    )
 
 
 def test_missing_rev_names_the_data_file(exp_repo: Path) -> None:

@@ -92,7 +92,11 @@ def test_resume_after_sigkill_gives_the_same_weights(trained_copy: Path) -> None
     # Train in a process group and SIGKILL all of it (dvc and the stage) as soon as a checkpoint lands.
     proc = subprocess.Popen(
         [str(VENV_BIN / "dvc"), "repro", "--single-item", "train"],
-        cwd=trained_copy, env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=trained_copy,
+        env=tool_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 240
     try:

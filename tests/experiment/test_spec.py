@@ -57,12 +57,18 @@ def test_repo_without_rev_names_rev() -> None:
 
 
 def test_missing_dataset_path() -> None:
-    assert _error({**BASE, "datasets": {"cams": {"rev": "v1"}}}) == "conf/x.yaml: datasets.cams.path: required key is missing"
+    assert (
+        _error({**BASE, "datasets": {"cams": {"rev": "v1"}}})
+        == "conf/x.yaml: datasets.cams.path: required key is missing"
+    )
 
 
 def test_wrong_type_says_what_was_expected() -> None:
     message = _error({**BASE, "trainer": {"max_steps": "many"}})
-    assert message == "conf/x.yaml: trainer.max_steps: expected a valid integer, unable to parse string as an integer (got 'many')"
+    assert (
+        message
+        == "conf/x.yaml: trainer.max_steps: expected a valid integer, unable to parse string as an integer (got 'many')"
+    )
 
 
 def test_bad_memory_and_dataset_name() -> None:

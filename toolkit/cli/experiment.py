@@ -53,7 +53,9 @@ def compose(
 def run(
     overrides: list[str] = SET_OPTION,
     resume: bool = typer.Option(False, "--resume", help="Continue training from the newest valid checkpoint."),
-    allow_cpu: bool = typer.Option(False, "--allow-cpu", help="Run on CPU when a stage requests GPUs this machine lacks."),
+    allow_cpu: bool = typer.Option(
+        False, "--allow-cpu", help="Run on CPU when a stage requests GPUs this machine lacks."
+    ),
     push: bool = typer.Option(False, "--push", help="dvc push outputs (and run-cache) to the default remote."),
     exp: bool = typer.Option(False, "--exp", help="Run as a DVC experiment (dvc exp run)."),
     repo: Path = REPO_OPTION,

@@ -54,7 +54,9 @@ def _check_yaml_files(repo: Path) -> None:
     """Fail on the first malformed YAML under conf/ with file and line, before Hydra's multi-line errors."""
     conf = repo / CONF_DIR
     if not (conf / f"{ENTRY}.yaml").is_file():
-        raise SpecError(f"{_rel(repo, conf / (ENTRY + '.yaml'))}: not found (is this an experiment repo? see `pitlane init`)")
+        raise SpecError(
+            f"{_rel(repo, conf / (ENTRY + '.yaml'))}: not found (is this an experiment repo? see `pitlane init`)"
+        )
     for path in sorted(conf.rglob("*.yaml")):
         try:
             data = yaml.safe_load(path.read_text())

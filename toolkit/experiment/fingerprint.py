@@ -16,7 +16,9 @@ from typing import Any
 def installed_packages() -> list[str]:
     """``name==version`` of every installed distribution, sorted (what ``pip freeze`` lists, without a subprocess)."""
     found = {
-        f"{(dist.metadata['Name'] or '').lower()}=={dist.version}" for dist in metadata.distributions() if dist.metadata["Name"]
+        f"{(dist.metadata['Name'] or '').lower()}=={dist.version}"
+        for dist in metadata.distributions()
+        if dist.metadata["Name"]
     }
     return sorted(found)
 
@@ -30,7 +32,9 @@ def docker_image(dockerfile: Path | None, context: Path) -> dict[str, Any]:
     docker = shutil.which("docker")
     if docker is None:
         return {"status": "unavailable", "reason": "docker CLI not installed"}
-    probe = subprocess.run([docker, "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=20)
+    probe = subprocess.run(
+        [docker, "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=20
+    )
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["daemon not reachable"])[-1]
         return {"status": "unavailable", "reason": reason}

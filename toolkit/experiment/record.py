@@ -56,9 +56,11 @@ def git_state(repo: Path) -> dict[str, Any]:
     """HEAD commit, and a hash of uncommitted changes to sources/config (pipeline outputs excluded)."""
     commit = _git(repo, "rev-parse", "HEAD")
     excludes = [f":(exclude){p}" for p in _GENERATED]
-    diff = subprocess.run(
-        ["git", "diff", "HEAD", "--binary", "--", ".", *excludes], cwd=repo, capture_output=True
-    ).stdout if commit else b""
+    diff = (
+        subprocess.run(["git", "diff", "HEAD", "--binary", "--", ".", *excludes], cwd=repo, capture_output=True).stdout
+        if commit
+        else b""
+    )
     untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "--", ".", *excludes) or ""
     dirty = bool(diff or untracked)
     digest = hashlib.sha256(diff + b"\0" + untracked.encode()).hexdigest() if dirty else None
@@ -114,7 +116,9 @@ def hardware(accelerator: str | None = None) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     return {
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu_model": cpu_model,
@@ -250,7 +254,7 @@ def show_run(repo: Path, ref: str) -> dict[str, Any]:
         return {"origin": "history", **entry}
     if len(matches) > 1:
         raise UserError(f"run {ref}: ambiguous ({len(matches)} runs start with it)")
-    text = _record_at_rev(repo, ref)
-    if text:
-        return {"id": record_id(text), "origin": f"git:{ref}", "record": json.loads(text)}
+    at_rev = _record_at_rev(repo, ref)
+    if at_rev:
+        return {"id": record_id(at_rev), "origin": f"git:{ref}", "record": json.loads(at_rev)}
     raise NotFoundError(f"run {ref}: no such run id, and no run.json at git revision {ref}")

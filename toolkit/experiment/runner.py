@@ -103,7 +103,9 @@ def run(
         if push:
             code = dvc("push", "--run-cache")
             if code != 0:
-                raise PipelineError(f"`dvc push` failed (exit {code}); is a default remote configured? (`dvc remote list`)")
+                raise PipelineError(
+                    f"`dvc push` failed (exit {code}); is a default remote configured? (`dvc remote list`)"
+                )
             pushed = True
     rid, rec = remembered if remembered else (None, None)
     return RunResult(repo=repo, run_id=rid, record=rec, warnings=warnings, experiment=exp, pushed=pushed)

@@ -105,15 +105,19 @@ class ExactResume(Callback):
         self.batch_size = batch_size
         self._pending_rng: dict[str, Any] | None = None
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         progress = trainer.fit_loop.epoch_loop.batch_progress.current
         checkpoint[RESUME_KEY] = {
             "rng": _plain_rng(_collect_rng_states()),
             "epoch": trainer.current_epoch,
-            "batches_done": progress.processed,
+            "batches_done": progress.processed,  # type: ignore[attr-defined]  # a _ProcessedTracker at runtime
         }
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         state = checkpoint.get(RESUME_KEY)
         if not state:
             return
@@ -123,7 +127,9 @@ class ExactResume(Callback):
         if samples_done < self.sampler.size:
             self.sampler.resume_at(state["epoch"], samples_done)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         # As late as possible: nothing between here and the step may draw from the restored streams.
         if self._pending_rng is not None:
             _set_rng_states(_tensor_rng(self._pending_rng))
@@ -137,11 +143,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            torch.save(checkpoint, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -216,7 +225,8 @@ def fit(
     seed_everything(seed)
     module = module_factory()
     train_loader = make_train_loader(train_set, trainer_spec.batch_size, seed)
-    val_loader = DataLoader(val_set, batch_size=trainer_spec.batch_size) if val_set is not None and len(val_set) else None  # type: ignore[arg-type]
+    has_val = val_set is not None and len(val_set) > 0  # type: ignore[arg-type]
+    val_loader = DataLoader(val_set, batch_size=trainer_spec.batch_size) if has_val and val_set is not None else None
     checkpoints = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="step-{step:06d}",
@@ -243,7 +253,9 @@ def fit(
         default_root_dir=str(checkpoint_dir),
         limit_val_batches=1.0 if val_loader is not None else 0,
     )
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=str(ckpt) if ckpt else None)
+    trainer.fit(
+        module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=str(ckpt) if ckpt else None
+    )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     result = FitResult(
         global_step=int(trainer.global_step),
