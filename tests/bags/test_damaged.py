@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bags.truth import BAGS, counts_by_topic, full_read, multi_chunk_ros1
+from tests.bags.truth import BAGS, counts_by_topic, full_read, multi_chunk_mcap, multi_chunk_ros1
 from toolkit.bags import index, read_messages
 from toolkit.bags.summary import BagSummary
 from toolkit.errors import CorruptBagError
@@ -110,32 +110,9 @@ def test_ros1_with_no_recoverable_message(tmp_path: Path) -> None:
         index(cut)
 
 
-def _multi_chunk_mcap(path: Path) -> Path:
-    """An MCAP with many small chunks, written with the mcap library from a real ROS 1 bag."""
-    from mcap.writer import Writer
-
-    from toolkit.bags.read import BagReader
-
-    with BagReader(BAGS / "ros1/turtlesim_example.bag") as reader, path.open("wb") as f:
-        w = Writer(f, chunk_size=4096)
-        w.start(profile="ros1", library="test")
-        channels: dict[str, int] = {}
-        for m in reader.messages():
-            if m.topic not in channels:
-                sid = w.register_schema(
-                    name=m.msgtype.replace("/msg/", "/"), encoding="ros1msg", data=m.connection.msgdef.encode()
-                )
-                channels[m.topic] = w.register_channel(
-                    topic=m.topic, message_encoding="ros1", schema_id=sid, metadata={"md5sum": m.connection.md5sum}
-                )
-            w.add_message(channels[m.topic], log_time=m.timestamp_ns, publish_time=m.timestamp_ns, data=m.data)
-        w.finish()
-    return path
-
-
 @pytest.mark.parametrize("fraction", [0.25, 0.7, 0.99])
 def test_truncated_mcap_is_indexed_by_scan(tmp_path: Path, fraction: float) -> None:
-    full = _multi_chunk_mcap(tmp_path / "full.mcap")
+    full = multi_chunk_mcap(tmp_path / "full.mcap")
     truth = full_read(full)
     assert index(full, hashes=False).indexed_by == "index"
     cut = _truncated(full, tmp_path / "cut.mcap", int(full.stat().st_size * fraction))
@@ -155,7 +132,7 @@ def test_mcap_cut_inside_its_only_chunk_fails_in_one_line(tmp_path: Path) -> Non
 
 
 def test_mcap_random_tail_is_scanned(tmp_path: Path) -> None:
-    full = _multi_chunk_mcap(tmp_path / "full.mcap")
+    full = multi_chunk_mcap(tmp_path / "full.mcap")
     raw = full.read_bytes()
     damaged = tmp_path / "tail.mcap"
     damaged.write_bytes(raw[: len(raw) // 2] + b"\x07" * 5000)
@@ -166,7 +143,7 @@ def test_mcap_random_tail_is_scanned(tmp_path: Path) -> None:
 def test_rosbag2_directory_with_truncated_mcap(tmp_path: Path) -> None:
     bag = tmp_path / "bag"
     bag.mkdir()
-    _multi_chunk_mcap(tmp_path / "full.mcap")
+    multi_chunk_mcap(tmp_path / "full.mcap")
     _truncated(tmp_path / "full.mcap", bag / "bag_0.mcap", (tmp_path / "full.mcap").stat().st_size // 2)
     s = index(bag, hashes=False)
     assert s.indexed_by == "scan"

@@ -113,3 +113,27 @@ def multi_chunk_ros1(path: Path, compression: str) -> Path:
         for m in reader.messages():
             writer.write(conns[m.connection.id], m.timestamp_ns, m.data)
     return path
+
+
+def multi_chunk_mcap(path: Path, compression: str = "zstd") -> Path:
+    """An MCAP with many small chunks, written with the mcap library from a real ROS 1 bag."""
+    from mcap.writer import CompressionType, Writer
+
+    from toolkit.bags.read import BagReader
+
+    with BagReader(BAGS / "ros1/turtlesim_example.bag") as reader, path.open("wb") as f:
+        kind = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4}.get(compression, CompressionType.NONE)
+        w = Writer(f, chunk_size=4096, compression=kind)
+        w.start(profile="ros1", library="test")
+        channels: dict[str, int] = {}
+        for m in reader.messages():
+            if m.topic not in channels:
+                sid = w.register_schema(
+                    name=m.msgtype.replace("/msg/", "/"), encoding="ros1msg", data=m.connection.msgdef.encode()
+                )
+                channels[m.topic] = w.register_channel(
+                    topic=m.topic, message_encoding="ros1", schema_id=sid, metadata={"md5sum": m.connection.md5sum}
+                )
+            w.add_message(channels[m.topic], log_time=m.timestamp_ns, publish_time=m.timestamp_ns, data=m.data)
+        w.finish()
+    return path

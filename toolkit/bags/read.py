@@ -39,6 +39,8 @@ class BagReader:
         # rosbag2 sqlite3 only: per storage file, topics-table row id -> connection id (for SQL copies)
         self.sqlite_rows: list[tuple[Path, dict[int, int]]] = []
         self.message_compressed = False
+        # MCAP only: per storage file, channel id -> connection id (for chunk copies)
+        self.mcap_channels: list[tuple[Path, dict[int, int]]] = []
         self._stack = ExitStack()
         self._sources: list[Callable[[set[int] | None, int | None, int | None], _MessageIter]] = []
 
@@ -229,6 +231,7 @@ class BagReader:
                         keys[key] = BagConnection(**{**conn.__dict__, "id": len(keys) + 1})
                         self.connections.append(keys[key])
                     channel_map[conn.id] = keys[key].id
+            self.mcap_channels.append((path, channel_map))
             self._sources.append(_mcap_source(f, channel_map, READ_ERRORS, time_ordered=summary is not None))
 
 

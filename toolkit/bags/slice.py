@@ -176,6 +176,26 @@ def _copy_fastest(
             return +per_topic, False
         _remove(tmp)
     if (
+        reader.format == BagFormat.MCAP
+        and target == BagFormat.MCAP
+        and tmp.suffix.lower() == ".mcap"
+        and len(reader.mcap_channels) == 1
+        and not reader.recovered_by_scan
+    ):
+        from toolkit.bags.mcap_passthrough import slice_mcap_chunks
+
+        path, channel_map = reader.mcap_channels[0]
+        wanted = {c.id for c in selected}
+        topic_of = {c.id: c.topic for c in selected}
+        channels = {ch: cid for ch, cid in channel_map.items() if cid in wanted}
+        copied = slice_mcap_chunks(path, tmp, set(channels), lo, hi)
+        if copied is not None:
+            mcap_topics: Counter[str] = Counter()
+            for ch, n in copied.items():
+                mcap_topics[topic_of[channels[ch]]] += n
+            return +mcap_topics, False
+        _remove(tmp)
+    if (
         reader.format == BagFormat.ROS2_SQLITE3
         and target == BagFormat.ROS2_SQLITE3
         and not reader.message_compressed
