@@ -161,3 +161,22 @@ def test_file_rows_match_manifest(db: Database, exp: Experiment, tmp_path: Path)
     sync_remote(db, rid, tmp_path / "home")
     entries = result.manifest.files[0].entries or []
     assert count(db, PackageFile) == len(entries) == 2
+
+
+def test_sync_on_sqlite_and_postgresql(db_url: str, exp: Experiment, tmp_path: Path) -> None:
+    """The same sync against both backends (db_url is parametrized in tests/registry/conftest.py)."""
+    database = Database(db_url)
+    try:
+        with database.transaction() as s:
+            access.create_project(s, ADMIN, "perception")
+        rid = _remote(database, exp)
+        release("detector", "1.0.0", repo=exp.path, channel="production")
+        report = sync_remote(database, rid, tmp_path / "home")
+        assert (report.versions, report.channels, report.errors) == (
+            ["perception/detector@v1.0.0"], ["detector#production -> v1.0.0"], [])
+        assert sync_remote(database, rid, tmp_path / "home").seen == 0
+        with database.transaction(write=False) as s:
+            assert s.execute(select(func.count()).select_from(BagSource)).scalar_one() == 1
+            assert s.execute(select(func.count()).select_from(PackageFile)).scalar_one() == 2
+    finally:
+        database.dispose()
