@@ -13,6 +13,7 @@ one-line message: 401/403 -> permission denied (exit 4), 404 -> not found
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hashlib
 import json
@@ -103,18 +104,17 @@ def local_user() -> str:
 class InProcessTransport(httpx.BaseTransport):
     """A synchronous httpx transport that runs an ASGI app in this process.
 
-    httpx's own ASGITransport is async-only; this one drives it from a
-    private event loop thread (anyio's blocking portal), so the sync client
-    code is identical for embedded and remote registries.
+    httpx's own ASGITransport is async-only; this one drives it on a private
+    event loop in a daemon thread, so the sync client code is identical for
+    embedded and remote registries, and a client nobody closed never keeps
+    the process from exiting.
     """
 
     def __init__(self, app: Any) -> None:
-        from anyio.from_thread import start_blocking_portal
-
         self._inner = httpx.ASGITransport(app=app)
-        self._portal_cm = start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pitlane-inprocess", daemon=True)
+        self._thread.start()
 
     async def _call(self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes) -> httpx.Response:
         request = httpx.Request(method, url, headers=headers, content=body)
@@ -123,15 +123,21 @@ class InProcessTransport(httpx.BaseTransport):
         return httpx.Response(response.status_code, headers=response.headers, content=content)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._loop.is_closed():
+            raise httpx.TransportError("in-process registry transport is closed")
         body = request.read()
-        result = self._portal.call(self._call, request.method, str(request.url), request.headers.raw, body)
+        future = asyncio.run_coroutine_threadsafe(
+            self._call(request.method, str(request.url), request.headers.raw, body), self._loop
+        )
+        result = future.result()
         return httpx.Response(result.status_code, headers=result.headers, content=result.content, request=request)
 
     def close(self) -> None:
-        with self._lock:
-            if self._portal_cm is not None:
-                self._portal_cm.__exit__(None, None, None)
-                self._portal_cm = None  # type: ignore[assignment]
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
 
 
 def _error_message(response: httpx.Response) -> str:
