@@ -9,6 +9,7 @@ import pytest
 from tests.services.postgres import PostgresServer, postgres_server  # noqa: F401 - session fixture
 from toolkit.bags.summary import BagFormat
 from toolkit.data.catalog import Catalog
+from toolkit.data import search as search_module
 from toolkit.data.search import search
 from toolkit.errors import QueryError
 
@@ -31,22 +32,39 @@ def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     cat.upsert(
         [
             make_sidecar(
-                "bags/odaiba/run_001.mcap", start_s=0, duration_s=120, topics=[LIDAR, CAM, FIX],
-                tags={"vehicle": "odaiba-3", "weather": "rain"}, notes="heavy rain at the bridge",
-                gnss=(35.619, 139.770, 35.625, 139.779), compression="zstd",
+                "bags/odaiba/run_001.mcap",
+                start_s=0,
+                duration_s=120,
+                topics=[LIDAR, CAM, FIX],
+                tags={"vehicle": "odaiba-3", "weather": "rain"},
+                notes="heavy rain at the bridge",
+                gnss=(35.619, 139.770, 35.625, 139.779),
+                compression="zstd",
             ),
             make_sidecar(
-                "bags/odaiba/run_002.mcap", start_s=86400 * 40, duration_s=30, topics=[LIDAR, FIX],
+                "bags/odaiba/run_002.mcap",
+                start_s=86400 * 40,
+                duration_s=30,
+                topics=[LIDAR, FIX],
                 tags={"vehicle": "odaiba-3", "weather": "sunny"},
                 gnss=(35.660, 139.700, 35.670, 139.710),
             ),
             make_sidecar(
-                "bags/boston/husky run.bag", fmt=BagFormat.ROS1, start_s=-86400 * 400, duration_s=395,
-                topics=[FIX, IMU], tags={"vehicle": "husky"}, gnss=(42.375, -71.148, 42.376, -71.147),
+                "bags/boston/husky run.bag",
+                fmt=BagFormat.ROS1,
+                start_s=-86400 * 400,
+                duration_s=395,
+                topics=[FIX, IMU],
+                tags={"vehicle": "husky"},
+                gnss=(42.375, -71.148, 42.376, -71.147),
             ),
             make_sidecar(
-                "bags/lab/cdr_test", fmt=BagFormat.ROS2_SQLITE3, start_s=86400 * 100, duration_s=0.2,
-                topics=[("/test_topic", "std_msgs/msg/String", 3)], bag_tags={"driver": "kenji"},
+                "bags/lab/cdr_test",
+                fmt=BagFormat.ROS2_SQLITE3,
+                start_s=86400 * 100,
+                duration_s=0.2,
+                topics=[("/test_topic", "std_msgs/msg/String", 3)],
+                bag_tags={"driver": "kenji"},
             ),
             make_sidecar("bags/lab/empty.mcap", start_s=None, topics=[]),
         ]
@@ -113,8 +131,11 @@ ALL = {ODAIBA1, ODAIBA2, HUSKY, CDR, EMPTY}
         ("NOT vehicle:odaiba-3", {HUSKY, CDR, EMPTY}),
         ("vehicle:husky OR weather:sunny", {HUSKY, ODAIBA2}),
         ("vehicle:odaiba-3 AND -(weather:rain OR duration>100)", {ODAIBA2}),
-        ("topic:/sensing/lidar/* type:sensor_msgs/msg/PointCloud2 duration>60 vehicle:odaiba-3 "
-         'near:35.62,139.77,500m after:2025-01-01 "rain"', {ODAIBA1}),
+        (
+            "topic:/sensing/lidar/* type:sensor_msgs/msg/PointCloud2 duration>60 vehicle:odaiba-3 "
+            'near:35.62,139.77,500m after:2025-01-01 "rain"',
+            {ODAIBA1},
+        ),
         ("size>=1000 size<1KiB", ALL),
         ("path:bags/lab/*", {CDR, EMPTY}),
     ],
@@ -196,3 +217,25 @@ def test_values_are_bound_parameters_not_sql(catalog: Catalog) -> None:
     assert paths(catalog, f'"{evil}"') == set()
     assert paths(catalog, f'topic:"{evil}"') == set()
     assert catalog.stats().bags == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "topic:/sensing/*/fix",
+        "vehicle:odaiba-3",
+        "-rain",
+        "format:mcap OR duration>300",
+        "weather:rain OR topic:/imu/data",
+        "lab",
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_recent_window_plan_gives_the_same_answer(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, query: str, limit: int
+) -> None:
+    # Small catalogs never use the newest-first window; shrink it so both plans run and must agree.
+    expected = [r.path for r in search(catalog, query, limit=100).results][:limit]
+    monkeypatch.setattr(search_module, "RECENT_WINDOW", 1)
+    assert [r.path for r in search(catalog, query, limit=limit).results] == expected

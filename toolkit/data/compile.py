@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, column, false, not_, or_, select, table, true
+from sqlalchemy import ColumnElement, Select, and_, case, column, exists, false, func, not_, or_, select, table, true
 from sqlalchemy.engine import Connection
 
 from toolkit.data.catalog import FTS_TABLE, bags, tags, topics
@@ -31,6 +32,14 @@ class CompileContext:
 
     conn: Connection
     fts: bool = False  # SQLite trigram index over search_text (see catalog.FTS_TABLE)
+    # Correlated EXISTS probes suit a scan in start-time order that stops at LIMIT;
+    # IN (subquery) sets suit selective terms that drive the lookup. search() picks.
+    correlated: bool = False
+    # Index-driven plans: only set term number `driver` stays an IN set (the smallest, measured
+    # in a first pass that fills `estimates`); the others become probes of its candidates.
+    driver: int | None = None
+    estimates: list[int] | None = None
+    _sets: int = 0
     negated: bool = False
     hints: list[str] = field(default_factory=list)  # terms that alone match no bag
     _tag_keys: set[str] | None = None
@@ -167,7 +176,27 @@ def _has_topic(kind: str, col: ColumnElement[str], pattern: str, ctx: CompileCon
         if not ctx.negated:
             ctx.hints.append(f"no bag has {kind} {pattern}")
         return false()
-    return bags.c.id.in_(select(topics.c.bag_id).where(col.in_(names)))
+    return _member(topics.c.bag_id, col.in_(names), ctx)
+
+
+ESTIMATE_CAP = 10_000  # tells a selective term from a common one; counting more costs more than it saves
+
+
+def _set_term(sub: Select[Any], ctx: CompileContext) -> int:
+    i = ctx._sets
+    ctx._sets += 1
+    if ctx.estimates is not None:
+        capped = sub.limit(ESTIMATE_CAP).subquery()
+        ctx.estimates.append(int(ctx.conn.execute(select(func.count()).select_from(capped)).scalar_one()))
+    return i
+
+
+def _member(bag_col: ColumnElement[str], cond: ColumnElement[bool], ctx: CompileContext) -> ColumnElement[bool]:
+    sub = select(bag_col).where(cond)
+    i = _set_term(sub, ctx)
+    if ctx.correlated or (ctx.driver is not None and i != ctx.driver):
+        return exists().where(bag_col == bags.c.id, cond)
+    return bags.c.id.in_(sub)
 
 
 def _topic(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -231,11 +260,11 @@ def _id(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     return bags.c.id.like(like_escape(f.value.lower()) + "%", escape="\\")
 
 
-def _tag_match(key: str, value: str | None) -> ColumnElement[bool]:
-    sub = select(tags.c.bag_id).where(tags.c.key == key)
+def _tag_match(key: str, value: str | None, ctx: CompileContext) -> ColumnElement[bool]:
+    cond = tags.c.key == key
     if value is not None:
-        sub = sub.where(_match(tags.c.value, value))
-    return bags.c.id.in_(sub)
+        cond = and_(cond, _match(tags.c.value, value))
+    return _member(tags.c.bag_id, cond, ctx)
 
 
 def _tag(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -243,12 +272,12 @@ def _tag(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     key, sep, value = f.value.partition("=")
     if not key:
         raise QueryError("tag: needs a key (tag:weather=rain, or tag:weather for any value)")
-    return _tag_match(key, value if sep else None)
+    return _tag_match(key, value if sep else None, ctx)
 
 
 def _vehicle(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     _need_colon(f, "vehicle:odaiba-3")
-    return _tag_match("vehicle", f.value)
+    return _tag_match("vehicle", f.value, ctx)
 
 
 def _near(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -318,7 +347,9 @@ def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     if ctx.fts and len(needle) >= 3:
         # A trigram phrase query is a substring match served by the FTS index.
         phrase = '"' + needle.replace('"', '""') + '"'
-        return bags.c.id.in_(select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase)))
+        sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
+        _set_term(sub, ctx)  # always a set: the FTS table cannot be probed by bag id
+        return bags.c.id.in_(sub)
     return bags.c.search_text.like("%" + like_escape(needle) + "%", escape="\\")
 
 
@@ -341,7 +372,7 @@ def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
         return handler(node, ctx)
     if node.name in ctx.tag_keys:
         _need_colon(node, f"{node.name}:VALUE")
-        return _tag_match(node.name, node.value)
+        return _tag_match(node.name, node.value, ctx)
     known = sorted(FIELDS)
     keys = sorted(ctx.tag_keys - set(FIELDS))
     hint = f"; tag keys: {', '.join(keys)}" if keys else ""

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, and_, select
+from sqlalchemy.engine import Connection
 
 from toolkit.data.catalog import Catalog, bags, tags, topics
 from toolkit.data.compile import CompileContext, compile_query
-from toolkit.data.query import parse
+from toolkit.data.query import Node, parse
 from toolkit.errors import QueryError
 
 DEFAULT_LIMIT = 50
+RECENT_WINDOW = 4000  # bags probed newest-first before switching to index-driven lookup
 
 
 def _iso(ns: int | None) -> str | None:
@@ -39,29 +42,60 @@ class SearchResponse(BaseModel):
     hints: list[str] = Field(default_factory=list)  # why nothing matched, when a term alone matches nothing
 
 
+def _select(where: ColumnElement[bool], limit: int) -> Select[Any]:
+    return (
+        select(
+            bags.c.id,
+            bags.c.path,
+            bags.c.format,
+            bags.c.start_ns,
+            bags.c.end_ns,
+            bags.c.duration_s,
+            bags.c.message_count,
+            bags.c.size_bytes,
+        )
+        .where(where)
+        .order_by(bags.c.start_ns.desc().nulls_last(), bags.c.path)
+        .limit(limit)
+    )
+
+
+def _matching_rows(conn: Connection, node: Node | None, fts: bool, limit: int) -> tuple[list[Row[Any]], CompileContext]:
+    """The newest `limit` matches, in two steps so that neither common nor rare terms scan everything.
+
+    1. Among the newest RECENT_WINDOW bags, with correlated probes: a scan in start
+       order that stops at LIMIT. Enough matches there are the global answer,
+       since every bag outside the window is older.
+    2. Otherwise the terms are selective: the smallest set term (topics, tags, free text;
+       sizes measured with a capped count) drives through its index, the others probe.
+    """
+    window = max(RECENT_WINDOW, limit)
+    edge = conn.execute(
+        select(bags.c.start_ns)
+        .where(bags.c.start_ns.is_not(None))
+        .order_by(bags.c.start_ns.desc())
+        .offset(window - 1)
+        .limit(1)
+    ).scalar()
+    if edge is not None:
+        ctx = CompileContext(conn=conn, fts=fts, correlated=True)
+        where = and_(compile_query(node, ctx), bags.c.start_ns >= edge)
+        rows = list(conn.execute(_select(where, limit)).all())
+        if len(rows) == limit:
+            return rows, ctx
+    probe = CompileContext(conn=conn, fts=fts, estimates=[])
+    compile_query(node, probe)
+    driver = min(range(len(probe.estimates or [])), key=lambda i: (probe.estimates or [])[i], default=None)
+    ctx = CompileContext(conn=conn, fts=fts, driver=driver)
+    return list(conn.execute(_select(compile_query(node, ctx), limit)).all()), ctx
+
+
 def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchResponse:
     if limit < 1:
         raise QueryError("--limit must be at least 1")
     node = parse(query)
     with catalog.engine.connect() as conn:
-        ctx = CompileContext(conn=conn, fts=catalog.has_fts)
-        where = compile_query(node, ctx)
-        stmt = (
-            select(
-                bags.c.id,
-                bags.c.path,
-                bags.c.format,
-                bags.c.start_ns,
-                bags.c.end_ns,
-                bags.c.duration_s,
-                bags.c.message_count,
-                bags.c.size_bytes,
-            )
-            .where(where)
-            .order_by(bags.c.start_ns.desc().nulls_last(), bags.c.path)
-            .limit(limit)
-        )
-        rows = conn.execute(stmt).all()
+        rows, ctx = _matching_rows(conn, node, catalog.has_fts, limit)
         ids = [r.id for r in rows]
         topic_names: dict[str, list[str]] = defaultdict(list)
         tag_map: dict[str, dict[str, str]] = defaultdict(dict)
