@@ -50,7 +50,7 @@ def write_small_bags(out: Path, n: int, seed: int = 1) -> list[Path]:
     from rosbags.typesys import Stores, get_typestore
 
     store = get_typestore(Stores.ROS1_NOETIC)
-    String = store.types["std_msgs/msg/String"]  # noqa: N806
+    String = store.types["std_msgs/msg/String"]
     rng = random.Random(seed)
     paths = []
     for i in range(n):
@@ -194,7 +194,7 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
 
 
 def p95(xs: list[float]) -> float:
-    return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)]
+    return sorted(xs)[max(0, round(0.95 * len(xs)) - 1)]
 
 
 def bench_search(n: int, repeat: int = 30) -> dict[str, Any]:

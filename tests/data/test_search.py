@@ -8,8 +8,8 @@ import pytest
 
 from tests.services.postgres import PostgresServer, postgres_server  # noqa: F401 - session fixture
 from toolkit.bags.summary import BagFormat
-from toolkit.data.catalog import Catalog
 from toolkit.data import search as search_module
+from toolkit.data.catalog import Catalog
 from toolkit.data.search import search
 from toolkit.errors import QueryError
 
