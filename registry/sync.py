@@ -33,7 +33,7 @@ from registry.core.security import Principal
 from registry.models import Channel, PackageVersion, Project, utcnow
 from registry.models_links import BagSource, GitRemote, SyncedTag, VersionDep
 from registry.services import packages as pkgs
-from toolkit.errors import NotFoundError, PitlaneError, ReleaseError
+from toolkit.errors import NotFoundError, PermissionDeniedError, PitlaneError, ReleaseError
 from toolkit.release.commit import CommitScan, scan_commit, sidecar_sources
 from toolkit.release.grammar import TagAction
 from toolkit.release.manifest import PackageManifest, verify_dir_entries
@@ -244,11 +244,24 @@ def _stage_version(session: Session, ctx: _Context, tag: ReleaseTag) -> tuple[An
     return package, pkgs.sort_versions(rows)[0].version
 
 
+def _check_unprotected(session: Session, ctx: _Context, tag: ReleaseTag) -> None:
+    """Anyone who can push tags can write a stage tag, so protected channels move only in the registry."""
+    project = session.execute(select(Project).where(Project.name == ctx.project)).scalar_one()
+    stage = str(tag.parsed.stage)
+    if stage in (project.protected_channels or []):
+        raise PermissionDeniedError(
+            f"{tag.parsed.tag}: {stage} is a protected channel of {ctx.project}; a maintainer assigns it in the "
+            f"registry (pitlane package channel {ctx.project}/{registry_package_name(tag.parsed.name)} VERSION {stage})"
+        )
+
+
 def _apply(session: Session, ctx: _Context, tag: ReleaseTag) -> tuple[str, str]:
     """Settle one tag; returns (outcome, detail)."""
     action = tag.parsed.action
     if action is TagAction.REGISTER:
         return "version", _apply_version(session, ctx, tag)
+    if action in (TagAction.ASSIGN, TagAction.UNASSIGN):
+        _check_unprotected(session, ctx, tag)
     if action is TagAction.ASSIGN:
         package, version = _stage_version(session, ctx, tag)
         pkgs.set_channel(session, _principal(tag), package, str(tag.parsed.stage), version)

@@ -88,6 +88,8 @@ def test_sync_is_incremental_and_idempotent(db: Database, exp: Experiment, tmp_p
     release("detector", "1.1.0", repo=exp.path, channel="production")
     third = sync_remote(db, rid, home)
     assert third.seen == 2 and third.versions == ["perception/detector@v1.1.0"]
+    # Whoever can push tags could write this stage tag: protected channels move only in the registry.
+    assert third.channels == [] and "production is a protected channel" in third.errors[0]
     versions = _versions(db)
     assert set(versions) == {"v1.0.0", "v1.1.0"}
     assert versions["v1.0.0"].files[1].md5 != versions["v1.1.0"].files[1].md5
@@ -170,10 +172,10 @@ def test_sync_on_sqlite_and_postgresql(db_url: str, exp: Experiment, tmp_path: P
         with database.transaction() as s:
             access.create_project(s, ADMIN, "perception")
         rid = _remote(database, exp)
-        release("detector", "1.0.0", repo=exp.path, channel="production")
+        release("detector", "1.0.0", repo=exp.path, channel="staging")
         report = sync_remote(database, rid, tmp_path / "home")
         assert (report.versions, report.channels, report.errors) == (
-            ["perception/detector@v1.0.0"], ["detector#production -> v1.0.0"], [])
+            ["perception/detector@v1.0.0"], ["detector#staging -> v1.0.0"], [])
         assert sync_remote(database, rid, tmp_path / "home").seen == 0
         with database.transaction(write=False) as s:
             assert s.execute(select(func.count()).select_from(BagSource)).scalar_one() == 1
