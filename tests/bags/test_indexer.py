@@ -210,3 +210,37 @@ def test_summary_round_trips_through_json() -> None:
     s = index(BAGS / "sensors/husky_gps_imu.bag")
     again = BagSummary.model_validate_json(s.model_dump_json())
     assert again == s
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # summary offsets + statistics: the fast path
+        {"use_summary_offsets": False},  # summary read by the mcap reader
+        {"use_summary_offsets": False, "use_statistics": False},  # counts from message indexes
+        {"use_chunking": False},  # no chunks at all
+    ],
+)
+def test_mcap_summary_variants(tmp_path: Path, options: dict[str, bool]) -> None:
+    from mcap.writer import Writer
+
+    from toolkit.bags.read import BagReader
+
+    src = BAGS / "ros1/turtlesim_example.bag"
+    path = tmp_path / "variant.mcap"
+    with BagReader(src) as reader, path.open("wb") as f:
+        w = Writer(f, chunk_size=8192, **options)
+        w.start(profile="ros1", library="test")
+        channels: dict[str, int] = {}
+        for m in reader.messages():
+            if m.topic not in channels:
+                sid = w.register_schema(name=m.msgtype, encoding="ros1msg", data=m.connection.msgdef.encode())
+                channels[m.topic] = w.register_channel(topic=m.topic, message_encoding="ros1", schema_id=sid)
+            w.add_message(channels[m.topic], log_time=m.timestamp_ns, publish_time=m.timestamp_ns, data=m.data)
+        w.finish()
+    s = index(path, hashes=False)
+    truth = full_read(src)
+    assert {t.name: t.count for t in s.topics} == counts_by_topic(truth)
+    assert (s.start_ns, s.end_ns) == (truth[0].timestamp_ns, truth[-1].timestamp_ns)
+    assert s.compression == ("none" if options.get("use_chunking") is False else "zstd")
+    assert s.indexed_by == "index" and s.warnings == []

@@ -6,19 +6,22 @@ the mcap StreamReader, keeping whatever records are readable before the damage.
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
-from mcap.exceptions import McapError
+from mcap.exceptions import EndOfFile, McapError
+from mcap.opcode import Opcode
 from mcap.reader import make_reader
-from mcap.records import Channel, Message, Schema
+from mcap.records import Channel, Message, Schema, Statistics
 from mcap.stream_reader import StreamReader
 from mcap.summary import Summary
 
 from toolkit.bags.connection import BagConnection, ConnectionStats, StorageIndex, ros2_type_name
+from toolkit.bags.formats import MCAP_MAGIC
 from toolkit.errors import CorruptBagError
 
 # What a truncated/damaged MCAP makes the mcap library raise; all mean "stop here".
@@ -75,6 +78,13 @@ def index_mcap(files: Sequence[Path]) -> StorageIndex:
 def _index_one(path: Path) -> StorageIndex:
     with path.open("rb") as f:
         try:
+            fast = _fast_summary(f)
+        except READ_ERRORS:
+            fast = None  # let the mcap reader say what is wrong (and fall back to a scan)
+        if fast is not None:
+            return fast
+        f.seek(0)
+        try:
             reader = make_reader(f)
             summary = reader.get_summary()
         except READ_ERRORS as exc:
@@ -107,6 +117,87 @@ def _from_summary(f: BinaryIO, summary: Summary, reader: Any) -> StorageIndex:
     if summary.metadata_indexes:
         custom = _rosbag2_custom_data(reader)
     return StorageIndex(stats=list(stats.values()), compression=compression, custom_data=custom)
+
+
+_FOOTER_SIZE = 1 + 8 + 8 + 8 + 4  # opcode, length, summary_start, summary_offset_start, crc
+_SUMMARY_OFFSET = struct.Struct("<BQBQQ")  # opcode, length, group opcode, group start, group length
+
+
+def _fast_summary(f: BinaryIO) -> StorageIndex | None:
+    """Read only the summary groups the index needs, located through the summary-offset section.
+
+    ``get_summary`` builds a ChunkIndex object per chunk (~1000 for 1 GB); only their compression
+    names matter here, so that group is walked with struct instead. None when the file has no
+    summary offsets or statistics (the caller then uses the mcap reader).
+    """
+    size = f.seek(0, 2)
+    f.seek(size - len(MCAP_MAGIC) - _FOOTER_SIZE)
+    footer = f.read(_FOOTER_SIZE + len(MCAP_MAGIC))
+    if footer[-len(MCAP_MAGIC) :] != MCAP_MAGIC or footer[0] != Opcode.FOOTER:
+        return None
+    summary_start, offsets_start = struct.unpack_from("<QQ", footer, 9)
+    footer_start = size - len(MCAP_MAGIC) - _FOOTER_SIZE
+    if not summary_start or not offsets_start or not summary_start <= offsets_start <= footer_start:
+        return None
+    f.seek(offsets_start)
+    raw = f.read(footer_start - offsets_start)
+    groups: dict[int, tuple[int, int]] = {}
+    for pos in range(0, len(raw) - _SUMMARY_OFFSET.size + 1, _SUMMARY_OFFSET.size):
+        opcode, length, group, start, glen = _SUMMARY_OFFSET.unpack_from(raw, pos)
+        if opcode != Opcode.SUMMARY_OFFSET or length != 17:
+            return None
+        groups[group] = (start, glen)
+    if Opcode.STATISTICS not in groups or Opcode.CHANNEL not in groups:
+        return None
+    schemas = {r.id: r for r in _group_records(f, groups.get(Opcode.SCHEMA)) if isinstance(r, Schema)}
+    channels = [r for r in _group_records(f, groups.get(Opcode.CHANNEL)) if isinstance(r, Channel)]
+    statistics = [r for r in _group_records(f, groups.get(Opcode.STATISTICS)) if isinstance(r, Statistics)]
+    if len(statistics) != 1:
+        return None
+    st = statistics[0]
+    stats = {ch.id: ConnectionStats(connection_from_channel(ch, schemas.get(ch.schema_id))) for ch in channels}
+    for cid, n in st.channel_message_counts.items():
+        if cid in stats and n:
+            stats[cid].add(n, st.message_start_time, st.message_end_time)
+    compression = _chunk_compressions(f, groups.get(Opcode.CHUNK_INDEX)) or {"none"}
+    custom: dict[str, str] = {}
+    if groups.get(Opcode.METADATA_INDEX, (0, 0))[1]:
+        f.seek(0)
+        custom = _rosbag2_custom_data(make_reader(f))
+    return StorageIndex(stats=list(stats.values()), compression=compression, custom_data=custom)
+
+
+def _group_records(f: BinaryIO, group: tuple[int, int] | None) -> list[object]:
+    if not group or not group[1]:
+        return []
+    f.seek(group[0])
+    records: list[object] = []
+    try:
+        for record in StreamReader(io.BytesIO(f.read(group[1])), skip_magic=True).records:
+            records.append(record)
+    except EndOfFile:  # the group ends without a footer; that is its end
+        pass
+    return records
+
+
+def _chunk_compressions(f: BinaryIO, group: tuple[int, int] | None) -> set[str]:
+    # ChunkIndex: opcode u8, length u64, start u64, end u64, offset u64, length u64,
+    # offsets map (u32 byte length + entries), index length u64, compression (u32 length + bytes), ...
+    if not group or not group[1]:
+        return set()
+    f.seek(group[0])
+    raw = f.read(group[1])
+    found: set[str] = set()
+    pos, end = 0, len(raw)
+    while pos < end:
+        opcode, length = struct.unpack_from("<BQ", raw, pos)
+        if opcode == Opcode.CHUNK_INDEX:
+            (map_len,) = struct.unpack_from("<I", raw, pos + 9 + 32)
+            cpos = pos + 9 + 32 + 4 + map_len + 8
+            (clen,) = struct.unpack_from("<I", raw, cpos)
+            found.add(raw[cpos + 4 : cpos + 4 + clen].decode("ascii", "replace") or "none")
+        pos += 9 + length
+    return found
 
 
 def _counts_from_message_indexes(f: BinaryIO, summary: Summary, stats: dict[int, ConnectionStats]) -> None:
