@@ -80,6 +80,42 @@ def bag_md5(bag: Path) -> str:
     return h.hexdigest()
 
 
+def catalogued_md5(bag: Path) -> str | None:
+    """The MD5 a data repo recorded at ingest (its sidecar next to the bag), when the size still matches.
+
+    Saves re-reading the whole bag: in a data repo DVC already guards the content.
+    """
+    from toolkit.data.sidecar import read_sidecar, sidecar_path
+
+    side = sidecar_path(bag)
+    if not side.is_file():
+        return None
+    try:
+        summary = read_sidecar(side).summary
+        size = sum(f.stat().st_size for f in storage_files(bag))
+    except Exception:  # an unreadable sidecar only means: hash the bag ourselves
+        return None
+    return summary.md5 if summary.md5 and summary.size_bytes == size else None
+
+
+def quick_key(bag: Path) -> str:
+    """A cheap content key (sizes + first and last MiB of each file) for file names and frame ids.
+
+    The full MD5 needs the whole bag read; it runs beside the extraction instead
+    of before it, and only the split (known at the end) depends on it.
+    """
+    h = hashlib.sha256()
+    for f in storage_files(bag):
+        size = f.stat().st_size
+        h.update(str(size).encode())
+        with f.open("rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read(1 << 20))
+    return h.hexdigest()[:12]
+
+
 def topic_slug(topic: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", topic.strip("/").replace("/", "__")) or "root"
 
@@ -97,6 +133,7 @@ class BagJob:
     lidar_format: fr.LidarFormat
     split_ratios: tuple[float, float, float] = DEFAULT_SPLIT
     encode_threads: int = 2
+    md5: str | None = None  # known content hash (e.g. from the data repo); computed when None
 
 
 @dataclass
@@ -168,15 +205,18 @@ def extract_bag(job: BagJob) -> BagResult:
     """Extract every sampled frame of one bag into ``job.dataset_dir/frames``."""
     from rosbags.highlevel import AnyReader
 
-    md5 = bag_md5(job.bag)
-    result = BagResult(bag=str(job.bag), md5=md5, split=split_for(md5, job.split_ratios))
-    key = md5[:12]
+    key = quick_key(job.bag)
+    result = BagResult(bag=str(job.bag), md5="", split="train")
     frames_root = job.dataset_dir / FRAMES_DIR
     try:
         reader_cm = AnyReader([job.bag])
         reader = reader_cm.__enter__()
     except Exception as exc:  # rosbags raises several unrelated types for unreadable input
         raise BagError(f"{job.bag}: cannot read bag ({exc})") from None
+    hasher = ThreadPoolExecutor(max_workers=1)
+    known = job.md5 or catalogued_md5(job.bag)
+    # hashlib releases the GIL: hashing overlaps with decoding
+    md5_future = hasher.submit(lambda: known) if known else hasher.submit(bag_md5, job.bag)
     try:
         conns = [c for c in reader.connections if c.msgtype in fr.FRAME_TYPES and topic_matches(c.topic, job.topics)]
         result.topics_seen = sorted({c.topic for c in conns})
@@ -203,9 +243,9 @@ def extract_bag(job: BagJob) -> BagResult:
                     height=data.height,
                     encoding=data.encoding,
                     extra=data.extra,
-                    split=result.split,
+                    split="train",  # set below, once the bag's MD5 is known
                     source_bag=str(job.bag),
-                    source_md5=md5,
+                    source_md5="",
                     calibration=calibrations.get(meta["topic"]),
                     **{k: meta[k] for k in ("topic", "msgtype", "header_stamp_ns", "frame_id")},
                     timestamp_ns=meta["t"],
@@ -243,13 +283,21 @@ def extract_bag(job: BagJob) -> BagResult:
                     collect(*pending.popleft())
             while pending:
                 collect(*pending.popleft())
-    except BagError:
+    except BaseException as exc:
+        hasher.shutdown(wait=False, cancel_futures=True)
+        if isinstance(exc, Exception) and not isinstance(exc, BagError):
+            raise BagError(f"{job.bag}: cannot read bag ({exc.__class__.__name__}: {exc})") from None
         raise
-    except Exception as exc:
-        raise BagError(f"{job.bag}: cannot read bag ({exc.__class__.__name__}: {exc})") from None
     finally:
         with contextlib.suppress(Exception):  # closing a damaged bag must not hide the first error
             reader_cm.__exit__(None, None, None)
+    try:
+        result.md5 = md5_future.result()
+    finally:
+        hasher.shutdown()
+    result.split = split_for(result.md5, job.split_ratios)
+    for frame in result.frames:
+        frame.source_md5, frame.split = result.md5, result.split
     result.frames.sort(key=lambda f: (f.topic, f.timestamp_ns, f.id))
     return result
 
