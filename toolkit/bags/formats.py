@@ -45,6 +45,15 @@ class BagLayout:
         return sum(f.stat().st_size for f in self.files)
 
 
+# libyaml's parser when PyYAML was built with it: metadata.yaml parsing otherwise dominates index time.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load, through libyaml when available."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def detect_format(path: str | os.PathLike[str]) -> BagFormat:
     """The bag format of *path*: a ROS 1 ``.bag``, an ``.mcap`` file, or a rosbag2 directory / ``.db3``."""
     return resolve(path).format
@@ -145,7 +154,7 @@ def _split_order(f: Path) -> tuple[str, int, str]:
 
 def _load_metadata(meta_path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+        doc = load_yaml(meta_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CorruptBagError(f"{meta_path}: metadata.yaml does not parse ({type(exc).__name__})") from exc
     info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None

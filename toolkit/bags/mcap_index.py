@@ -21,7 +21,7 @@ from mcap.stream_reader import StreamReader
 from mcap.summary import Summary
 
 from toolkit.bags.connection import BagConnection, ConnectionStats, StorageIndex, ros2_type_name
-from toolkit.bags.formats import MCAP_MAGIC
+from toolkit.bags.formats import MCAP_MAGIC, load_yaml
 from toolkit.errors import CorruptBagError
 
 # What a truncated/damaged MCAP makes the mcap library raise; all mean "stop here".
@@ -217,7 +217,7 @@ def _rosbag2_custom_data(reader: Any) -> dict[str, str]:
         if record.name != "rosbag2":
             continue
         try:
-            doc = yaml.safe_load(record.metadata.get("serialized_metadata", "")) or {}
+            doc = load_yaml(record.metadata.get("serialized_metadata", "")) or {}
         except yaml.YAMLError:
             continue
         data = doc.get("custom_data") if isinstance(doc, dict) else None

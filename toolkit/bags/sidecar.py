@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from toolkit.bags.formats import load_yaml
 from toolkit.errors import BagError
 
 SIDECAR_SUFFIX = ".pitlane.yaml"
@@ -34,7 +35,7 @@ def read_sidecar(bag: Path) -> tuple[dict[str, str], str]:
     if not path.is_file():
         return {}, ""
     try:
-        doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc: Any = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise BagError(f"{path}: sidecar does not parse as YAML ({type(exc).__name__})") from exc
     if doc is None:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from toolkit.bags.connection import BagConnection, ConnectionStats, StorageIndex, ros2_type_name
+from toolkit.bags.formats import load_yaml
 from toolkit.errors import CorruptBagError
 
 _COUNT_SQL = "SELECT topic_id, count(*), min(timestamp), max(timestamp) FROM messages GROUP BY topic_id"
@@ -91,7 +92,7 @@ def file_metadata(db: sqlite3.Connection) -> dict[str, Any]:
     if not row:
         return {}
     try:
-        doc = yaml.safe_load(row[0])
+        doc = load_yaml(row[0])
     except yaml.YAMLError:
         return {}
     info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None
