@@ -36,7 +36,7 @@ from registry.services import packages as pkgs
 from toolkit.errors import NotFoundError, PermissionDeniedError, PitlaneError, ReleaseError
 from toolkit.release.commit import CommitScan, scan_commit, sidecar_sources
 from toolkit.release.grammar import TagAction
-from toolkit.release.manifest import PackageManifest, verify_dir_entries
+from toolkit.release.manifest import PackageManifest, run_record_deps, verify_dir_entries
 from toolkit.release.tags import ReleaseTag, iter_release_tags
 
 TAG_REFSPEC = "+refs/tags/*:refs/tags/*"
@@ -156,12 +156,8 @@ def _lineage(session: Session, version: PackageVersion, manifest: PackageManifes
         deps.setdefault(
             (m.path, m.md5), VersionDep(version_id=version.id, path=m.path, md5=m.md5, stage=m.stage or "", size=m.size)
         )
-    run_deps = manifest.run.summary.get("deps") if manifest.run else None
-    if isinstance(run_deps, dict):
-        for path, value in run_deps.items():
-            md5 = value.get("md5") if isinstance(value, dict) else value
-            if isinstance(md5, str):
-                deps.setdefault((path, md5), VersionDep(version_id=version.id, path=path, md5=md5, stage="run"))
+    for path, md5, origin in run_record_deps(manifest.run.summary) if manifest.run else []:
+        deps.setdefault((path, md5), VersionDep(version_id=version.id, path=path, md5=md5, stage=origin))
     session.add_all(deps.values())
     dep_paths = {path for path, _ in deps}
     dep_md5s = {md5 for _, md5 in deps}

@@ -67,7 +67,9 @@ def test_sync_records_versions_files_channels_and_lineage(db: Database, exp: Exp
     with db.transaction(write=False) as s:
         assert s.execute(select(Channel.name)).scalars().all() == ["staging"]
         deps = {(d.path, d.md5) for d in s.execute(select(VersionDep)).scalars()}
-        assert ("data/slices/slice_a.bag", exp.slice_md5) in deps
+        assert ("data/slices/slice_a.bag", exp.slice_md5) in deps  # from dvc.lock
+        dataset = f"git@example.com:acme/drives.git@{'d' * 40}:data/slices/slice_a.bag"
+        assert (dataset, exp.slice_md5) in deps  # from the run record's dataset sources
         sources = s.execute(select(BagSource)).scalars().all()
         assert [(b.slice_path, b.slice_md5, b.source_md5) for b in sources] == [
             ("data/slices/slice_a.bag", exp.slice_md5, exp.source_bag_md5)

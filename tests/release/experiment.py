@@ -30,8 +30,12 @@ seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 pathlib.Path("models").mkdir(exist_ok=True)
 pathlib.Path("models/model.pt").write_bytes(hashlib.sha256(slice_bytes + bytes([seed])).digest() * 64)
 pathlib.Path("models/config.json").write_text(json.dumps({"seed": seed}))
-record = {"seed": seed, "command": "python train.py", "metrics": {"loss": 0.5 / (seed + 1)},
-          "params_hash": hashlib.sha256(b"params").hexdigest()}
+# Shaped like toolkit/experiment/record.py's run record (the parts lineage reads).
+source = {"repo": "git@example.com:acme/drives.git", "rev": "main", "commit": "d" * 40,
+          "path": "data/slices/slice_a.bag", "md5": hashlib.md5(slice_bytes).hexdigest()}
+record = {"schema": 1, "seed": seed, "command": "python train.py", "metrics": {"loss": 0.5 / (seed + 1)},
+          "params_sha256": hashlib.sha256(b"params").hexdigest(), "hardware": {"cpus": 2},
+          "data": {"lock": {}, "sources": {"slice_a": source}}}
 pathlib.Path("run.json").write_text(json.dumps(record, indent=2))
 """
 

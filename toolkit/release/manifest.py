@@ -94,17 +94,62 @@ class PackageManifest(BaseModel):
 
 
 def summarize_run_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The parts of run.json a registry needs for search and lineage; the file itself stays in DVC."""
+    """The parts of run.json a registry needs for search and lineage; the file itself stays in DVC.
+
+    Knows the experiment run record (toolkit/experiment/record.py: ``git``, ``params_sha256``,
+    ``data.lock`` per-stage dep hashes, ``data.sources`` dataset refs with md5) and keeps flat
+    ``deps`` ({path: md5}) from other writers.
+    """
     keep = (
-        "git_commit", "commit", "dirty", "dirty_diff_hash", "params_hash", "seed", "command",
-        "started_at", "finished_at", "metrics", "environment", "env_fingerprint", "versions", "hardware",
+        "schema",
+        "name",
+        "git",
+        "params_sha256",
+        "params_hash",
+        "seed",
+        "command",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "metrics",
+        "environment",
+        "versions",
+        "dirty",
     )
     summary = {k: record[k] for k in keep if k in record}
-    for key in ("deps", "dvc_deps", "datasets", "dependencies"):
+    data = record.get("data")
+    if isinstance(data, dict):
+        summary["data"] = {k: data[k] for k in ("lock", "sources") if k in data}
+    for key in ("deps", "dvc_deps", "dependencies"):
         if key in record:
             summary["deps"] = record[key]
             break
     return summary
+
+
+def run_record_deps(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, md5, origin) of every input a run record names: dvc.lock deps and dataset sources."""
+    found: list[tuple[str, str, str]] = []
+    flat = summary.get("deps")
+    if isinstance(flat, dict):
+        for path, value in flat.items():
+            md5 = value.get("md5") if isinstance(value, dict) else value
+            if isinstance(md5, str):
+                found.append((str(path), md5, "run"))
+    data = summary.get("data") if isinstance(summary.get("data"), dict) else {}
+    lock = data.get("lock") if isinstance(data, dict) else None
+    if isinstance(lock, dict):
+        for stage, entry in lock.items():
+            deps = entry.get("deps") if isinstance(entry, dict) else None
+            if isinstance(deps, dict):
+                found += [(str(p), m, f"run:{stage}") for p, m in deps.items() if isinstance(m, str)]
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if isinstance(sources, dict):
+        for name, src in sources.items():
+            if isinstance(src, dict) and isinstance(src.get("md5"), str):
+                where = f"{src.get('repo') or ''}@{src.get('commit') or src.get('rev') or ''}:{src.get('path') or name}"
+                found.append((where, src["md5"], f"dataset:{name}"))
+    return found
 
 
 def dir_md5(entries: list[DirEntry]) -> str:
