@@ -8,6 +8,7 @@ table, or the files a local job leaves in its work directory).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -59,6 +60,11 @@ class JobSpec:
 class JobStatus:
     state: JobState
     message: str = ""  # why it is pending, or why it failed
+
+
+def launcher_argv(argv: list[str]) -> list[str]:
+    """The command wrapped so it ends when the process that started it dies (see launcher.py)."""
+    return [sys.executable, "-m", "registry.executors.launcher", "--", *argv]
 
 
 class Executor(Protocol):

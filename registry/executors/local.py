@@ -17,7 +17,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from registry.executors.base import JobSpec, JobState, JobStatus
+from registry.executors.base import JobSpec, JobState, JobStatus, launcher_argv
 
 JOB_DIR = ".pitlane-job"
 
@@ -93,7 +93,7 @@ class LocalExecutor:
             if (jdir / "pid").exists() or (jdir / "stopped").exists():
                 continue
             spec = json.loads((jdir / "spec.json").read_text())
-            command = shlex.join(spec["argv"])
+            command = shlex.join(launcher_argv(spec["argv"]))
             # The wrapper records the exit code, which a restarted registry reads back.
             script = f"{command} > {shlex.quote(str(jdir / 'log'))} 2>&1; echo $? > {shlex.quote(str(jdir / 'exit'))}"
             proc = subprocess.Popen(

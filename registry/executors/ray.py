@@ -13,7 +13,7 @@ import json
 import shlex
 from typing import Any
 
-from registry.executors.base import JobResources, JobSpec, JobState, JobStatus
+from registry.executors.base import JobResources, JobSpec, JobState, JobStatus, launcher_argv
 from toolkit.errors import UserError
 
 _STATES = {
@@ -74,7 +74,8 @@ class RayExecutor:
 
     def submit(self, job: JobSpec) -> str:
         # The entrypoint runs through a shell on the node; the work directory must be reachable there.
-        entrypoint = f"cd {shlex.quote(str(job.workdir))} && {shlex.join(job.argv)}"
+        # `exec` makes the launcher the supervisor's direct child, so it notices when that worker dies.
+        entrypoint = f"cd {shlex.quote(str(job.workdir))} && exec {shlex.join(launcher_argv(job.argv))}"
         kwargs = ray_resources(job.resources)
         job_id: str = self.client.submit_job(
             entrypoint=entrypoint,

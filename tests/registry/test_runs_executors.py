@@ -57,17 +57,37 @@ def test_local_failure_reports_exit_code_and_last_line(tmp_path: Path) -> None:
     assert st.message == "exited with code 1: resource check failed"
 
 
-def test_local_killed_worker_is_failed_and_the_next_job_starts(tmp_path: Path) -> None:
+def test_local_killed_worker_is_failed_takes_its_command_along_and_the_next_job_starts(tmp_path: Path) -> None:
     ex = LocalExecutor(tmp_path / "state")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = ex.submit(JobSpec(1, tmp_path / "a", py("import time; time.sleep(60)")))
+    code = "import os, time; open('cmd.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+    a = ex.submit(JobSpec(1, tmp_path / "a", py(code)))
     b = ex.submit(JobSpec(2, tmp_path / "b", py("print('ok')")))
-    pid = int((tmp_path / "a" / ".pitlane-job" / a / "pid").read_text())
-    os.killpg(pid, signal.SIGKILL)
+    pid_file = tmp_path / "a" / "cmd.pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker = int((tmp_path / "a" / ".pitlane-job" / a / "pid").read_text())
+    os.kill(worker, signal.SIGKILL)
     st = wait_for(lambda: ex.status(a), {JobState.failed})
     assert st.message == "the worker process died"
     wait_for(lambda: ex.status(b), {JobState.succeeded})
+    # The command does not linger as an orphan once its worker is gone.
+    command = int(pid_file.read_text())
+    deadline = time.monotonic() + 15
+    while _alive(command):
+        assert time.monotonic() < deadline, "the command outlived its worker"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
 
 
 def test_ray_resources_map_spec_to_entrypoint_options() -> None:
@@ -114,3 +134,33 @@ def test_ray_executor_without_address_is_a_clear_error() -> None:
 
     with pytest.raises(UserError, match="PITLANE_RAY_ADDRESS"):
         RayExecutor("")
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.slow
+def test_ray_worker_death_fails_the_job_and_ends_its_command(ray_head, tmp_path: Path) -> None:
+    ex = RayExecutor(ray_head.address)
+    code = "import os, time; open('cmd.pid', 'w').write(str(os.getpid())); time.sleep(120)"
+    job = ex.submit(JobSpec(9, tmp_path, py(code), {}, JobResources(cpu=1)))
+    pid_file = tmp_path / "cmd.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, ex.logs(job)
+        time.sleep(0.1)
+    command = int(pid_file.read_text())
+    # command <- inner launcher (group leader) <- outer launcher (the entrypoint) <- Ray's JobSupervisor worker
+    supervisor = _ppid(_ppid(_ppid(command)))
+    with open(f"/proc/{supervisor}/cmdline") as fh:
+        assert "JobSupervisor" in fh.read()
+    os.kill(supervisor, signal.SIGKILL)  # the Ray worker process that runs the job
+    st = wait_for(lambda: ex.status(job), {JobState.failed, JobState.succeeded})
+    assert st.state is JobState.failed
+    assert "Job supervisor actor died" in st.message
+    deadline = time.monotonic() + 20
+    while _alive(command):
+        assert time.monotonic() < deadline, "the command outlived its Ray worker"
+        time.sleep(0.1)
