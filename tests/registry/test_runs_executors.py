@@ -35,7 +35,8 @@ def test_local_runs_one_job_at_a_time_and_survives_a_restart(tmp_path: Path) -> 
     ex = LocalExecutor(tmp_path / "state")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = ex.submit(JobSpec(1, tmp_path / "a", py("import time,os; time.sleep(1.5); print('A', os.environ['X'])"), {"X": "1"}))
+    slow = py("import time,os; time.sleep(1.5); print('A', os.environ['X'])")
+    a = ex.submit(JobSpec(1, tmp_path / "a", slow, {"X": "1"}))
     b = ex.submit(JobSpec(2, tmp_path / "b", py("print('B in', __import__('os').getcwd())")))
     assert ex.status(a).state is JobState.running
     pending = ex.status(b)

@@ -70,10 +70,8 @@ def ray_head() -> Iterator[RayHead]:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
         # `ray start --block` hangs draining a GCS it already stopped; the group goes with SIGKILL.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
