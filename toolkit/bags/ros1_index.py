@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,6 +86,22 @@ class _FieldLayout:
             self.checks.append((pos, eq + 1, header[pos : eq + 1]))
             self.values.append((header[pos + 4 : eq].decode("ascii", "replace"), eq + 1, pos + 4 + size))
             pos += 4 + size
+        # One C-level match checks every length prefix and name at once; values are wildcards.
+        self.pattern = re.compile(
+            b"".join(
+                re.escape(expected) + b".{%d}" % (end - e)
+                for (_s, e, expected), (_n, _v, end) in zip(self.checks, self.values, strict=True)
+            ),
+            re.DOTALL,
+        )
+
+    def matches_at(self, buf: bytes, start: int, length: int) -> bool:
+        """True when the header of *length* bytes at buf[start:] has this layout (no copies)."""
+        return length == self.length and self.pattern.match(buf, start, start + length) is not None
+
+    def offset(self, name: str) -> int:
+        """Offset of *name*'s value inside the header."""
+        return next(start for field, start, _end in self.values if field == name)
 
     def read(self, header: bytes) -> dict[str, bytes] | None:
         if len(header) != self.length:
@@ -221,76 +238,102 @@ class Ros1Index:
 
 def read_index_section(fd: int, header: BagHeader, size: int) -> Ros1Index:
     """Parse the connection and chunk-info records at ``index_pos`` (raises _Damaged)."""
-    section = memoryview(os.pread(fd, size - header.index_pos, header.index_pos))
+    buf = os.pread(fd, size - header.index_pos, header.index_pos)
     pos = 0
     connections: dict[int, BagConnection] = {}
     records: dict[int, bytes] = {}
     chunks: list[ChunkInfo] = []
 
-    layouts: dict[int, _FieldLayout] = {}
-
-    def next_record() -> tuple[dict[str, bytes], memoryview, bytes]:
+    def record_bounds() -> tuple[int, int, int, int]:
         nonlocal pos
-        (hlen,) = _U32.unpack_from(section, pos)
-        fields = parse_fields_cached(bytes(section[pos + 4 : pos + 4 + hlen]), layouts)
-        (dlen,) = _U32.unpack_from(section, pos + 4 + hlen)
-        data = section[pos + 8 + hlen : pos + 8 + hlen + dlen]
-        if len(data) != dlen:
+        (hlen,) = _U32.unpack_from(buf, pos)
+        (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
+        start, data_start = pos, pos + 8 + hlen
+        if data_start + dlen > len(buf):
             raise _Damaged("record cut short")
-        raw = bytes(section[pos : pos + 8 + hlen + dlen])
-        pos += 8 + hlen + dlen
-        return fields, data, raw
+        pos = data_start + dlen
+        return start, hlen, data_start, dlen
 
     for _ in range(header.conn_count):
-        fields, data, raw = next_record()
+        start, hlen, data_start, dlen = record_bounds()
+        fields = parse_fields(buf[start + 4 : start + 4 + hlen])
         if _op(fields) != OP_CONNECTION:
             raise _Damaged("expected a connection record")
         conn_id = _u32(fields, "conn")
-        connections[conn_id] = connection_from_fields(conn_id, fields, parse_fields(data))
-        records[conn_id] = raw
+        data = parse_fields(buf[data_start : data_start + dlen])
+        connections[conn_id] = connection_from_fields(conn_id, fields, data)
+        records[conn_id] = buf[start : data_start + dlen]
 
+    layout: _FieldLayout | None = None
+    offsets = (0, 0, 0, 0)
+    u64, time_, pair = struct.Struct("<Q"), struct.Struct("<II"), struct.Struct("<II")
     for _ in range(header.chunk_count):
-        fields, data, _raw = next_record()
-        if _op(fields) != OP_CHUNK_INFO:
-            raise _Damaged("expected a chunk-info record")
-        chunk_pos = _u64(fields, "chunk_pos")
+        start, hlen, data_start, dlen = record_bounds()
+        h0 = start + 4
+        if layout is None or not layout.matches_at(buf, h0, hlen):
+            # First record (or a different layout): parse it fully and remember where the values sit.
+            fields = parse_fields(buf[h0 : h0 + hlen])
+            if _op(fields) != OP_CHUNK_INFO or _u32(fields, "ver") != 1:
+                raise _Damaged("expected a version 1 chunk-info record")
+            for name, width in (("chunk_pos", 8), ("start_time", 8), ("end_time", 8), ("count", 4)):
+                if len(fields.get(name, b"")) != width:
+                    raise _Damaged(f"bad field {name}")
+            layout = _FieldLayout(buf[h0 : h0 + hlen])
+            offsets = tuple(h0 - start + layout.offset(n) for n in ("chunk_pos", "start_time", "end_time", "count"))  # type: ignore[assignment]
+        chunk_pos = u64.unpack_from(buf, start + offsets[0])[0]
         if not header.data_start <= chunk_pos < header.index_pos:
             raise _Damaged("chunk position outside the data section")
-        count = _u32(fields, "count")
-        counts = {}
-        for i in range(count):
-            conn_id, n = struct.unpack_from("<II", data, i * 8)
-            if conn_id not in connections:
-                raise _Damaged(f"chunk counts unknown connection {conn_id}")
-            counts[int(conn_id)] = int(n)
-        chunks.append(ChunkInfo(chunk_pos, _time(fields, "start_time"), _time(fields, "end_time"), counts))
+        s_sec, s_nsec = time_.unpack_from(buf, start + offsets[1])
+        e_sec, e_nsec = time_.unpack_from(buf, start + offsets[2])
+        (count,) = _U32.unpack_from(buf, start + offsets[3])
+        if count * 8 > dlen:
+            raise _Damaged("chunk-info counts cut short")
+        counts = dict(pair.iter_unpack(buf[data_start : data_start + count * 8]))
+        if not counts.keys() <= connections.keys():
+            raise _Damaged("chunk counts an unknown connection")
+        chunks.append(ChunkInfo(chunk_pos, s_sec * 1_000_000_000 + s_nsec, e_sec * 1_000_000_000 + e_nsec, counts))
     return Ros1Index(connections, records, chunks)
 
 
 def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
     parsed = read_index_section(fd, header, size)
-    stats = {cid: ConnectionStats(conn) for cid, conn in parsed.connections.items()}
+    totals: dict[int, int] = dict.fromkeys(parsed.connections, 0)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
     for chunk in parsed.chunks:
         for conn_id, n in chunk.counts.items():
             # Chunk times bound every connection in the chunk; exact per-connection times would need
             # the per-message index records, which the summary does not use.
-            stats[conn_id].add(n, chunk.start_ns, chunk.end_ns)
+            totals[conn_id] += n
+            first[conn_id] = min(first.get(conn_id, chunk.start_ns), chunk.start_ns)
+            last[conn_id] = max(last.get(conn_id, chunk.end_ns), chunk.end_ns)
+    stats = []
+    for conn_id, conn in parsed.connections.items():
+        stat = ConnectionStats(conn)
+        stat.add(totals[conn_id], first.get(conn_id), last.get(conn_id))
+        stats.append(stat)
     compression = _chunk_compressions(fd, [c.pos for c in parsed.chunks])
-    return StorageIndex(stats=list(stats.values()), compression=compression)
+    return StorageIndex(stats=stats, compression=compression)
 
 
 def _chunk_compressions(fd: int, chunk_positions: list[int]) -> set[str]:
     found: set[str] = set()
-    layouts: dict[int, _FieldLayout] = {}
+    layout: _FieldLayout | None = None
+    name, name_at = b"", 0
     for chunk_pos in chunk_positions:
         probe = os.pread(fd, _CHUNK_HEADER_PROBE, chunk_pos)
         (hlen,) = _U32.unpack_from(probe, 0)
+        if layout is not None and layout.matches_at(probe, 4, hlen) and probe.startswith(name, 4 + name_at):
+            continue  # same header layout and compression name as the previous chunk
         if hlen + 4 > len(probe):
             probe = os.pread(fd, hlen + 4, chunk_pos)
-        fields = parse_fields_cached(probe[4 : 4 + hlen], layouts)
+        header = probe[4 : 4 + hlen]
+        fields = parse_fields(header)
         if _op(fields) != OP_CHUNK:
             raise _Damaged("chunk-info points at something that is not a chunk")
         found.add(_str(fields, "compression", "none"))
+        layout = _FieldLayout(header)
+        name, name_at = fields.get("compression", b""), layout.offset("compression") if "compression" in fields else 0
     return found
 
 
