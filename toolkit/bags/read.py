@@ -139,9 +139,8 @@ class BagReader:
         self._sources.append(source)
 
     def _open_ros1_scan(self) -> None:
-        # The index is damaged: read records front to back (bag order, which recorders keep time-sorted
-        # within a chunk) and sort per chunk boundary is not possible without the index; sort in memory
-        # per call only the matching messages' keys would need all payloads, so yield in file order.
+        # The index is damaged: messages come in file (recording) order, which is time order for
+        # bags written by rosbag record; sorting would mean holding every payload in memory.
         from toolkit.bags.ros1_index import (
             OP_CONNECTION,
             OP_MSGDATA,

@@ -14,9 +14,10 @@ import bz2
 import os
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import lz4.frame
 
@@ -405,8 +406,8 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, bytes], bytes]]:
                 return
 
 
-def _read_record(f: object) -> tuple[dict[str, bytes], bytes, bool] | None:
-    read: Callable[[int], bytes] = f.read  # type: ignore[attr-defined]
+def _read_record(f: BinaryIO) -> tuple[dict[str, bytes], bytes, bool] | None:
+    read = f.read
     raw = read(4)
     if len(raw) < 4:
         return None
