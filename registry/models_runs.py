@@ -26,7 +26,7 @@ class Experiment(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     repo_url: Mapped[str] = mapped_column(String(1000))
-    ref: Mapped[str] = mapped_column(String(200), default="main")
+    ref: Mapped[str] = mapped_column(String(200), default="")  # empty: the repository's default branch
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

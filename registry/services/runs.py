@@ -44,7 +44,7 @@ class RunView:
 
 # --- experiments -------------------------------------------------------------------
 def register_experiment(
-    session: Session, actor: Principal, project_name: str, name: str, repo_url: str, ref: str = "main",
+    session: Session, actor: Principal, project_name: str, name: str, repo_url: str, ref: str = "",
     description: str = "",
 ) -> Experiment:  # fmt: skip
     project = get_project(session, actor, project_name)
@@ -58,7 +58,7 @@ def register_experiment(
     if exists:
         raise ConflictError(f"experiment {project.name}/{name} already exists")
     exp = Experiment(
-        project_id=project.id, name=name, repo_url=repo_url.strip(), ref=ref or "main", description=description,
+        project_id=project.id, name=name, repo_url=repo_url.strip(), ref=ref.strip(), description=description,
         created_by=actor.actor,
     )  # fmt: skip
     session.add(exp)
@@ -143,7 +143,8 @@ def start_run(
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.parent.mkdir(parents=True, exist_ok=True)
-    _git(["clone", "--quiet", "--branch", exp.ref, exp.repo_url, str(workdir)])
+    branch = ["--branch", exp.ref] if exp.ref else []  # empty ref: the repository's default branch
+    _git(["clone", "--quiet", *branch, exp.repo_url, str(workdir)])
     # The executor's bookkeeping lives in the clone; keep it out of what a release commits.
     with (workdir / ".git" / "info" / "exclude").open("a") as fh:
         fh.write("\n/.pitlane-job/\n")

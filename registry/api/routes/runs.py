@@ -46,7 +46,7 @@ class ExperimentIn(BaseModel):
     project: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=100)
     repo_url: str = Field(min_length=1, max_length=1000, description="Git URL or absolute path")
-    ref: str = Field(default="main", max_length=200)
+    ref: str = Field(default="", max_length=200, description="branch or tag to run; empty: the default branch")
     description: str = Field(default="", max_length=10_000)
 
 
