@@ -8,7 +8,7 @@ Writer, into a temp directory deleted afterwards: one camera at 640x480 as raw
 gradients plus sensor-like noise, so PNG compression does real work), N
 frames each, 10 Hz.
 
-Per topic, best of 2 runs, page cache warm, both writing one file per frame:
+Per topic, best of 3 runs, page cache warm, both writing one file per frame:
 
 - pitlane: ``toolkit.datasets.extract.extract_bag`` (what ``dataset create``
   runs per bag: sampling, deserialize, decode, PNG via OpenCV on a 2-thread
@@ -113,7 +113,7 @@ def pitlane(bag: Path, topic: str, out: Path, md5: str | None = None) -> int:
     return len(extract_bag(BagJob(bag, out, (topic,), 0, "npy", md5=md5)).frames)
 
 
-def timed(fn: Callable[[], int], runs: int = 2) -> tuple[float, int]:
+def timed(fn: Callable[[], int], runs: int = 3) -> tuple[float, int]:
     best, count = float("inf"), 0
     for _ in range(runs):
         start = time.perf_counter()

@@ -133,13 +133,16 @@ def decode_compressed_image(msg: Any) -> FrameData:
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
+    """Width and height from the JPEG/PNG header alone (imagesize reads a few markers, no decoding)."""
+    import imagesize
 
     try:
-        with Image.open(io.BytesIO(data)) as img:  # parses the header only
-            return int(img.width), int(img.height)
-    except (UnidentifiedImageError, OSError) as exc:
+        width, height = imagesize.get(io.BytesIO(data))
+    except (ValueError, OSError, struct.error) as exc:
         raise FrameSkip("corrupt compressed image") from exc
+    if width <= 0 or height <= 0:
+        raise FrameSkip("corrupt compressed image")
+    return int(width), int(height)
 
 
 def _compressed_depth(data: bytes, fmt: str) -> tuple[bytes, dict[str, Any]]:

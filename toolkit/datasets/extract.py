@@ -278,7 +278,13 @@ def extract_bag(job: BagJob) -> BagResult:
                     "header_stamp_ns": _stamp_ns(msg),
                     "frame_id": str(header.frame_id) if header is not None else "",
                 }
-                pending.append((pool.submit(_write_frame, conn.msgtype, msg, job.lidar_format, stem), meta))
+                if conn.msgtype == fr.COMPRESSED_IMAGE:
+                    # Passthrough is a plain write: a thread hand-off would cost more than it saves.
+                    done: Future[tuple[fr.FrameData, Path] | str] = Future()
+                    done.set_result(_write_frame(conn.msgtype, msg, job.lidar_format, stem))
+                    pending.append((done, meta))
+                else:
+                    pending.append((pool.submit(_write_frame, conn.msgtype, msg, job.lidar_format, stem), meta))
                 while len(pending) > _IN_FLIGHT:
                     collect(*pending.popleft())
             while pending:
