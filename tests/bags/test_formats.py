@@ -140,3 +140,16 @@ def test_mixed_storage_directory_is_refused(tmp_path: Path) -> None:
     shutil.copy(BAGS / "ros2_sqlite3/cdr_test/cdr_test_0.db3", d / "a_1.db3")
     with pytest.raises(UnknownBagFormatError, match="mixed"):
         index(d)
+
+
+def test_file_compressed_rosbag2_is_refused_with_a_hint(tmp_path: Path) -> None:
+    import zstandard
+
+    d = tmp_path / "compressed"
+    d.mkdir()
+    raw = (BAGS / "ros2_sqlite3/cdr_test/cdr_test_0.db3").read_bytes()
+    (d / "cdr_test_0.db3.zstd").write_bytes(zstandard.compress(raw))
+    with pytest.raises(UnknownBagFormatError, match="zstd"):
+        index(d)
+    with pytest.raises(UnknownBagFormatError, match="decompress"):
+        index(d / "cdr_test_0.db3.zstd")

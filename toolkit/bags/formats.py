@@ -21,6 +21,7 @@ from toolkit.errors import BagError, BagNotFoundError, BagPermissionError, Corru
 ROS1_MAGIC = b"#ROSBAG V2.0\n"
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 METADATA_YAML = "metadata.yaml"
 
 _STORAGE_SUFFIXES = {".db3": BagFormat.ROS2_SQLITE3, ".mcap": BagFormat.MCAP}
@@ -83,6 +84,8 @@ def _sniff_file(p: Path) -> BagFormat:
         return BagFormat.MCAP
     if head.startswith(SQLITE_MAGIC):
         return BagFormat.ROS2_SQLITE3
+    if head.startswith(ZSTD_MAGIC):
+        raise UnknownBagFormatError(f"{p}: zstd-compressed file; decompress it first (e.g. zstd -d)")
     expected = {".bag": "ROS 1 bag", ".mcap": "MCAP file", ".db3": "rosbag2 sqlite3 file"}.get(p.suffix.lower())
     if expected:
         raise CorruptBagError(f"{p}: not a valid {expected} (unrecognised file header)")
@@ -122,6 +125,8 @@ def _resolve_directory(d: Path) -> BagLayout:
     else:
         files = _storage_files(d)
     if not files:
+        if any(f.name.endswith((".db3.zstd", ".mcap.zstd")) for f in d.iterdir()):
+            raise UnknownBagFormatError(f"{d}: file-compressed rosbag2 storage (.zstd) is not supported; decompress it")
         raise UnknownBagFormatError(f"{d}: directory holds no rosbag2 storage files (.db3 or .mcap)")
     suffixes = {_storage_suffix(f) for f in files}
     if len(suffixes) != 1 or None in suffixes:
