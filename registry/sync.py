@@ -40,6 +40,8 @@ from toolkit.release.manifest import PackageManifest, run_record_deps, verify_di
 from toolkit.release.tags import ReleaseTag, iter_release_tags
 
 TAG_REFSPEC = "+refs/tags/*:refs/tags/*"
+# Data repos: every branch and tag, so the commit a run record names is there.
+DATA_REFSPECS = ["+refs/heads/*:refs/heads/*", TAG_REFSPEC]
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def fetch_mirror(path: Path, url: str) -> pygit2.Repository:
+def fetch_mirror(path: Path, url: str, refspecs: list[str] | None = None) -> pygit2.Repository:
     """Fetch every tag of ``url`` into a bare mirror; the caller holds the mirror's lock."""
     if (path / "HEAD").exists():
         repo = pygit2.Repository(str(path))
@@ -100,24 +102,70 @@ def fetch_mirror(path: Path, url: str) -> pygit2.Repository:
     elif repo.remotes["origin"].url != url:
         repo.remotes.set_url("origin", url)
     try:
-        repo.remotes["origin"].fetch([TAG_REFSPEC])
+        repo.remotes["origin"].fetch(refspecs or [TAG_REFSPEC])
     except pygit2.GitError as exc:
         raise ReleaseError(f"cannot fetch tags from {url}: {str(exc).splitlines()[0]}") from exc
     return repo
 
 
 class _Context:
-    """Per-sync caches: one dvc.lock/tree scan per commit, however many tags point at it."""
+    """Per-sync caches: one dvc.lock/tree scan per commit, one fetch per data repo, however many tags."""
 
-    def __init__(self, repo: pygit2.Repository, project: str) -> None:
+    def __init__(self, repo: pygit2.Repository, project: str, home: Path) -> None:
         self.repo = repo
         self.project = project
+        self.home = home
         self._scans: dict[str, CommitScan] = {}
+        self._data_repos: dict[str, pygit2.Repository | None] = {}
+        self._dataset_sidecars: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
 
     def scan(self, commit: str) -> CommitScan:
         if commit not in self._scans:
             self._scans[commit] = scan_commit(self.repo, commit)
         return self._scans[commit]
+
+    def _data_repo(self, url: str) -> pygit2.Repository | None:
+        if url not in self._data_repos:
+            path = self.home / "mirrors" / f"data-{hashlib.sha256(url.encode()).hexdigest()[:12]}.git"
+            try:
+                with _locked(path.with_suffix(".lock")):
+                    self._data_repos[url] = fetch_mirror(path, url, DATA_REFSPECS)
+            except PitlaneError:
+                self._data_repos[url] = None  # unreachable data repo: the dataset stays a leaf of the trace
+        return self._data_repos[url]
+
+    def dataset_sidecars(self, source: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Slice sidecars of a run record's dataset (data repo + commit + path), read from the data repo's Git."""
+        url, commit, path = source.get("repo"), source.get("commit"), source.get("path")
+        if not (isinstance(url, str) and isinstance(commit, str) and isinstance(path, str) and url and commit):
+            return []
+        key = (url, commit, path.strip("/"))
+        if key not in self._dataset_sidecars:
+            repo = self._data_repo(url)
+            found: list[tuple[str, dict[str, Any]]] = []
+            if repo is not None and commit in repo:
+                scan = scan_commit(repo, commit)
+                prefix = key[2]
+                found = [(p, sc) for p, sc in scan.sidecars.items() if p == prefix or p.startswith(prefix + "/")]
+            self._dataset_sidecars[key] = found
+        return self._dataset_sidecars[key]
+
+    def prepare(self, tag: ReleaseTag) -> None:
+        """Fetch what a version's lineage needs before its database transaction opens (no lock held meanwhile)."""
+        if tag.parsed.action is not TagAction.REGISTER:
+            return
+        try:
+            manifest = PackageManifest.from_message(tag.message)
+        except PitlaneError:
+            return  # settled (as an error) inside the transaction
+        for source in _dataset_sources(manifest):
+            self.dataset_sidecars(source)
+
+
+def _dataset_sources(manifest: PackageManifest) -> list[dict[str, Any]]:
+    data = manifest.run.summary.get("data") if manifest.run else None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    return [s for s in sources.values() if isinstance(s, dict)] if isinstance(sources, dict) else []
 
 
 def _object_url(scan: CommitScan, md5: str, hash_name: str) -> str:
@@ -147,7 +195,9 @@ def _files(manifest: PackageManifest, scan: CommitScan, tag: str) -> list[pkgs.F
     return specs
 
 
-def _lineage(session: Session, version: PackageVersion, manifest: PackageManifest, scan: CommitScan) -> None:
+def _lineage(
+    session: Session, version: PackageVersion, manifest: PackageManifest, scan: CommitScan, ctx: _Context
+) -> None:
     deps: dict[tuple[str, str], VersionDep] = {}
     for stage, stage_deps in scan.lock.deps.items():
         for d in stage_deps:
@@ -182,6 +232,19 @@ def _lineage(session: Session, version: PackageVersion, manifest: PackageManifes
                 source_md5=source_md5,
                 detail=detail,
             )
+    for source in _dataset_sources(manifest):
+        for slice_path, sidecar in ctx.dataset_sidecars(source):
+            slice_md5 = source.get("md5") if slice_path == str(source.get("path", "")).strip("/") else None
+            for source_path, source_md5 in sidecar_sources(sidecar):
+                where = f"{source['repo']}:{slice_path}"  # a path in the data repo, not in this one
+                sources[(where, source_md5)] = BagSource(
+                    version_id=version.id,
+                    slice_path=where,
+                    slice_md5=slice_md5 if isinstance(slice_md5, str) else None,
+                    source_path=source_path,
+                    source_md5=source_md5,
+                    detail={"repo": source["repo"], "commit": source["commit"]},
+                )
     session.add_all(sources.values())
     session.flush()
 
@@ -214,7 +277,7 @@ def _apply_version(session: Session, ctx: _Context, tag: ReleaseTag) -> str:
         manifest=manifest.model_dump(mode="json", by_alias=True),
     )
     if result.created:
-        _lineage(session, result.version, manifest, scan)
+        _lineage(session, result.version, manifest, scan, ctx)
     return f"{ctx.project}/{registry_package_name(parsed.name)}@{parsed.version}"
 
 
@@ -313,12 +376,19 @@ def _record(session: Session, remote_id: int, tag: ReleaseTag, outcome: str, det
 
 
 def settle_tag(db: Database, ctx: _Context, remote_id: int, tag: ReleaseTag, report: SyncReport) -> None:
+    ctx.prepare(tag)
     try:
         with db.transaction() as session:
             outcome, detail = _apply(session, ctx, tag)
             _record(session, remote_id, tag, outcome, detail)
     except IntegrityError:
-        # A concurrent sync (another process) settled this tag first: its row stands.
+        # A concurrent sync (another process) settled this tag first: its row stands. Anything else is a bug.
+        with db.transaction(write=False) as session:
+            settled = session.execute(
+                select(SyncedTag.id).where(SyncedTag.remote_id == remote_id, SyncedTag.name == tag.parsed.tag)
+            ).first()
+        if settled is None:
+            raise
         return
     except PitlaneError as exc:
         outcome, detail = "error", str(exc)
@@ -351,7 +421,7 @@ def sync_remote(db: Database, remote_id: int, home: Path) -> SyncReport:
             )
         tags = _order(list(iter_release_tags(repo, known)))
         report.seen = len(tags)
-        ctx = _Context(repo, project_name)
+        ctx = _Context(repo, project_name, home)
         for tag in tags:
             settle_tag(db, ctx, remote_id, tag, report)
     _mark(db, remote_id, "; ".join(report.errors[:3]) or None)

@@ -24,7 +24,7 @@ from registry.api.routes.webhooks import signature
 from registry.core.config import Settings
 from registry.main import create_app
 from registry.services.tokens import bootstrap_admin
-from tests.release.experiment import VENV_BIN, make_experiment
+from tests.release.experiment import SECOND_BAG, VENV_BIN, make_experiment, md5
 from tests.services.browser import serve_app
 from tests.services.s3 import S3Server
 from toolkit.cli.main import app
@@ -121,7 +121,7 @@ def test_release_sync_pull_evidence_trace(
 
         # 5. Lineage from the vehicle down to the source bag, and back.
         trace = json.loads(_cli(monkeypatch, paula, "trace", "vehicle:odaiba-3", "--json"))
-        assert trace["source_bags"] == [exp.source_bag_md5]
+        assert trace["source_bags"] == sorted([exp.source_bag_md5, md5(SECOND_BAG)])
         assert trace["packages"][0]["evaluations"][0]["ci_run_url"] == "https://ci.example/runs/42"
         back = json.loads(_cli(monkeypatch, admin, "trace", f"bag:{exp.source_bag_md5}", "--json"))
         assert [v["vehicle"] for v in back["vehicles"]] == ["odaiba-3"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.release.experiment import copy_experiment
+from tests.release.experiment import SECOND_BAG, copy_experiment, md5
 from toolkit.cli.main import app
 from toolkit.release.release import release
 
@@ -44,9 +44,11 @@ def test_trace_walks_vehicle_to_source_bags_and_back(tmp_path: Path) -> None:
     assert pkg["run"]["sha256"] == rel.manifest.run.sha256
     assert pkg["evaluations"][0]["suite"] == "closed-course"
     assert {"path": "data/slices/slice_a.bag", "md5": exp.slice_md5, "stage": "train"} in pkg["deps"]
-    assert pkg["bags"] == [{"slice_path": "data/slices/slice_a.bag", "slice_md5": exp.slice_md5,
-                            "source_path": "data/bags/fake_sensors_sample.bag", "source_md5": exp.source_bag_md5}]
-    assert out["source_bags"] == [exp.source_bag_md5]
+    assert {"slice_path": "data/slices/slice_a.bag", "slice_md5": exp.slice_md5,
+            "source_path": "data/bags/fake_sensors_sample.bag", "source_md5": exp.source_bag_md5} in pkg["bags"]
+    # The run record's dataset lives in a data repo; its slice sidecar there names the source bag.
+    assert f"{exp.data_repo}:slices/drive_b_0-5s.bag" in [b["slice_path"] for b in pkg["bags"]]
+    assert out["source_bags"] == sorted([exp.source_bag_md5, md5(SECOND_BAG)])
     assert elapsed < 5  # answered from the database (CLI start-up included), not from Git or DVC
 
     back = json.loads(cli("trace", f"bag:{exp.source_bag_md5}", "--json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pygit2
@@ -17,11 +18,15 @@ from registry.services import packages as pkgs
 from registry.services.remotes import register_remote
 from registry.services.storage import open_stream
 from registry.sync import registry_package_name, sync_remote
-from tests.release.experiment import Experiment, copy_experiment
+from tests.release.experiment import SECOND_BAG, Experiment, copy_experiment, md5, run
 from toolkit.release.manifest import PackageManifest
 from toolkit.release.release import release
 
 ADMIN = pkgs.system_principal("test-admin")
+
+
+def md5_prefix(path: Path, size: int) -> str:
+    return hashlib.md5(path.read_bytes()[:size]).hexdigest()
 
 
 @pytest.fixture
@@ -68,12 +73,16 @@ def test_sync_records_versions_files_channels_and_lineage(db: Database, exp: Exp
         assert s.execute(select(Channel.name)).scalars().all() == ["staging"]
         deps = {(d.path, d.md5) for d in s.execute(select(VersionDep)).scalars()}
         assert ("data/slices/slice_a.bag", exp.slice_md5) in deps  # from dvc.lock
-        dataset = f"git@example.com:acme/drives.git@{'d' * 40}:data/slices/slice_a.bag"
-        assert (dataset, exp.slice_md5) in deps  # from the run record's dataset sources
-        sources = s.execute(select(BagSource)).scalars().all()
-        assert [(b.slice_path, b.slice_md5, b.source_md5) for b in sources] == [
-            ("data/slices/slice_a.bag", exp.slice_md5, exp.source_bag_md5)
-        ]
+        assert exp.data_repo is not None
+        data_commit = run(["git", "rev-parse", "HEAD"], exp.data_repo).strip()
+        dataset_slice = md5_prefix(SECOND_BAG, 4096)
+        # From the run record's dataset sources (data repo + commit + path).
+        assert (f"{exp.data_repo}@{data_commit}:slices/drive_b_0-5s.bag", dataset_slice) in deps
+        sources = s.execute(select(BagSource).order_by(BagSource.slice_path)).scalars().all()
+        assert sorted((b.slice_path, b.slice_md5, b.source_md5) for b in sources) == sorted([
+            ("data/slices/slice_a.bag", exp.slice_md5, exp.source_bag_md5),  # sidecar in the experiment repo
+            (f"{exp.data_repo}:slices/drive_b_0-5s.bag", dataset_slice, md5(SECOND_BAG)),  # in the data repo's Git
+        ])
         actions = s.execute(select(AuditEvent.action, AuditEvent.actor)).all()
         assert ("version.publish", "git:test@pitlane.local") in actions
         assert ("channel.set", "git:test@pitlane.local") in actions
@@ -180,7 +189,7 @@ def test_sync_on_sqlite_and_postgresql(db_url: str, exp: Experiment, tmp_path: P
             ["perception/detector@v1.0.0"], ["detector#staging -> v1.0.0"], [])
         assert sync_remote(database, rid, tmp_path / "home").seen == 0
         with database.transaction(write=False) as s:
-            assert s.execute(select(func.count()).select_from(BagSource)).scalar_one() == 1
+            assert s.execute(select(func.count()).select_from(BagSource)).scalar_one() == 2
             assert s.execute(select(func.count()).select_from(PackageFile)).scalar_one() == 2
     finally:
         database.dispose()

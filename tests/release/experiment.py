@@ -30,14 +30,17 @@ seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 pathlib.Path("models").mkdir(exist_ok=True)
 pathlib.Path("models/model.pt").write_bytes(hashlib.sha256(slice_bytes + bytes([seed])).digest() * 64)
 pathlib.Path("models/config.json").write_text(json.dumps({"seed": seed}))
-# Shaped like toolkit/experiment/record.py's run record (the parts lineage reads).
-source = {"repo": "git@example.com:acme/drives.git", "rev": "main", "commit": "d" * 40,
-          "path": "data/slices/slice_a.bag", "md5": hashlib.md5(slice_bytes).hexdigest()}
+# Shaped like toolkit/experiment/record.py's run record (the parts lineage reads): the dataset
+# comes from a separate data repo (repo + commit + path), whose slice sidecar names the source bag.
+source = json.loads(pathlib.Path("dataset_source.json").read_text())
 record = {"schema": 1, "seed": seed, "command": "python train.py", "metrics": {"loss": 0.5 / (seed + 1)},
           "params_sha256": hashlib.sha256(b"params").hexdigest(), "hardware": {"cpus": 2},
-          "data": {"lock": {}, "sources": {"slice_a": source}}}
+          "data": {"lock": {}, "sources": {"drive_b": source}}}
 pathlib.Path("run.json").write_text(json.dumps(record, indent=2))
 """
+
+
+SECOND_BAG = BAG.parent / "test_bag_multiple_connections.bag"
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Experiment:
     remote: Path  # bare Git remote
     source_bag_md5: str
     slice_md5: str
+    data_repo: Path | None = None  # Git repo of the run record's dataset (slice sidecar -> SECOND_BAG)
 
     def git(self, *args: str) -> str:
         return run(["git", *args], self.path)
@@ -95,7 +99,7 @@ def copy_experiment(root: Path) -> Experiment:
         _TEMPLATE = base
     for item in _TEMPLATE.iterdir():
         shutil.copytree(item, root / item.name, symlinks=True)
-    exp = Experiment(root / "exp", root / "exp-origin.git", md5(BAG), "")
+    exp = Experiment(root / "exp", root / "exp-origin.git", md5(BAG), "", _TEMPLATE / "exp-data")
     exp.slice_md5 = md5(exp.path / "data" / "slices" / "slice_a.bag")
     config = exp.path / ".dvc" / "config"
     config.write_text(config.read_text().replace(str(_TEMPLATE), str(root)))
@@ -103,6 +107,19 @@ def copy_experiment(root: Path) -> Experiment:
     exp.git("commit", "-q", "-am", "relocate DVC remote")
     exp.git("push", "-q", "origin", "HEAD:refs/heads/main")
     return exp
+
+
+def _make_data_repo(path: Path) -> Path:
+    """A data repo as Git sees it: the slice's lineage sidecar (the slice bytes themselves live in DVC)."""
+    (path / "slices").mkdir(parents=True)
+    run(["git", "init", "-q"], path)
+    sidecar = {"version": 1, "tool": "pitlane", "source": {"path": "/data/drives/drive_b.bag", "format": "ros1",
+               "md5": md5(SECOND_BAG), "size_bytes": SECOND_BAG.stat().st_size},
+               "start_ns": 0, "end_ns": 5_000_000_000, "topics": ["/chatter"]}
+    (path / "slices" / "drive_b_0-5s.bag.lineage.json").write_text(json.dumps(sidecar))
+    run(["git", "add", "-A"], path)
+    run(["git", "commit", "-q", "-m", "slice drive_b"], path)
+    return path
 
 
 def make_experiment(
@@ -135,6 +152,11 @@ def make_experiment(
         json.dumps({"source": {"path": f"data/bags/{BAG.name}", "md5": exp.source_bag_md5}, "topics": ["/fix"]})
     )
     exp.dvc("add", "-q", f"data/bags/{BAG.name}", "data/slices/slice_a.bag")
+    exp.data_repo = _make_data_repo(root / f"{name}-data")
+    commit = run(["git", "rev-parse", "HEAD"], exp.data_repo).strip()
+    dataset = {"repo": str(exp.data_repo), "rev": "main", "commit": commit, "path": "slices/drive_b_0-5s.bag",
+               "md5": hashlib.md5(SECOND_BAG.read_bytes()[:4096]).hexdigest()}
+    (path / "dataset_source.json").write_text(json.dumps(dataset))
     (path / "train.py").write_text(TRAIN_PY)
     (path / "dvc.yaml").write_text(_dvc_yaml(0))
     exp.dvc("repro", "-q")
