@@ -78,8 +78,9 @@ def generate(path: Path, frames: int) -> Path:
             t = t0 + i * 100_000_000
             header = Header(seq=i, stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="cam")
             px = _frame(i, rng)
-            raw = ImageMsg(header=header, height=H, width=W, encoding="rgb8", is_bigendian=0, step=W * 3,
-                           data=px.reshape(-1))
+            raw = ImageMsg(
+                header=header, height=H, width=W, encoding="rgb8", is_bigendian=0, step=W * 3, data=px.reshape(-1)
+            )
             writer.write(raw_c, t, ts.serialize_ros1(raw, ImageMsg.__msgtype__))
             ok, jpg = cv2.imencode(".jpg", px[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
             assert ok

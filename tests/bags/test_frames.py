@@ -110,8 +110,9 @@ def test_unsupported_and_malformed_images_are_skips_with_reasons() -> None:
     junk = CompressedImage(header=synth._header(synth.T0, "c"), format="jpeg", data=np.frombuffer(b"nope", np.uint8))
     with pytest.raises(fr.FrameSkip, match="unsupported compressed format"):
         fr.decode(fr.COMPRESSED_IMAGE, junk)
-    broken = CompressedImage(header=synth._header(synth.T0, "c"), format="jpeg",
-                             data=np.frombuffer(b"\xff\xd8\xff" + b"\x00" * 20, np.uint8))
+    broken = CompressedImage(
+        header=synth._header(synth.T0, "c"), format="jpeg", data=np.frombuffer(b"\xff\xd8\xff" + b"\x00" * 20, np.uint8)
+    )
     with pytest.raises(fr.FrameSkip, match="corrupt"):
         fr.decode(fr.COMPRESSED_IMAGE, broken)
 
@@ -151,8 +152,9 @@ def test_luminar_pointcloud_to_pcd_is_readable_by_pypcd4() -> None:
         ([], 8, None, "without fields"),
     ],
 )
-def test_malformed_pointclouds_are_skips(fields: list[tuple[str, int, int]], step: int, data: bytes | None,
-                                          reason: str) -> None:
+def test_malformed_pointclouds_are_skips(
+    fields: list[tuple[str, int, int]], step: int, data: bytes | None, reason: str
+) -> None:
     points = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4")])
     with pytest.raises(fr.FrameSkip, match=reason):
         fr.decode(fr.POINTCLOUD2, synth.pointcloud(synth.T0, points, fields, step, data))

@@ -53,8 +53,9 @@ def spot(spot_template: Path, tmp_path: Path) -> tuple[Path, mf.Manifest]:
 
 
 def tag_message(repo: Path, tag: str) -> str:
-    return subprocess.run(["git", "tag", "-l", "--format=%(contents)", tag], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "tag", "-l", "--format=%(contents)", tag], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def show(repo: Path, rev_path: str) -> bytes:

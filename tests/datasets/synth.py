@@ -27,8 +27,15 @@ def image(t: int, pixels: np.ndarray, encoding: str, frame_id: str = "cam", bige
     Image = TS.types["sensor_msgs/msg/Image"]
     h, w = pixels.shape[:2]
     data = pixels.astype(pixels.dtype.newbyteorder(">" if bigendian else "<")).tobytes()
-    return Image(header=_header(t, frame_id), height=h, width=w, encoding=encoding, is_bigendian=int(bigendian),
-                 step=len(data) // h, data=np.frombuffer(data, np.uint8))
+    return Image(
+        header=_header(t, frame_id),
+        height=h,
+        width=w,
+        encoding=encoding,
+        is_bigendian=int(bigendian),
+        step=len(data) // h,
+        data=np.frombuffer(data, np.uint8),
+    )
 
 
 def camera_info(t: int, w: int, h: int, frame_id: str = "cam") -> Any:
@@ -36,22 +43,38 @@ def camera_info(t: int, w: int, h: int, frame_id: str = "cam") -> Any:
     RegionOfInterest = TS.types["sensor_msgs/msg/RegionOfInterest"]
     k = np.array([500.0, 0, w / 2, 0, 500.0, h / 2, 0, 0, 1])
     p = np.array([500.0, 0, w / 2, 0, 0, 500.0, h / 2, 0, 0, 0, 1, 0])
-    return CameraInfo(header=_header(t, frame_id), height=h, width=w, distortion_model="plumb_bob",
-                      d=np.array([0.1, -0.05, 0.0, 0.0, 0.0]), k=k, r=np.eye(3).ravel(), p=p, binning_x=0,
-                      binning_y=0, roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+    return CameraInfo(
+        header=_header(t, frame_id),
+        height=h,
+        width=w,
+        distortion_model="plumb_bob",
+        d=np.array([0.1, -0.05, 0.0, 0.0, 0.0]),
+        k=k,
+        r=np.eye(3).ravel(),
+        p=p,
+        binning_x=0,
+        binning_y=0,
+        roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
 
 
-def pointcloud(t: int, points: np.ndarray, fields: list[tuple[str, int, int]], point_step: int,
-               data: bytes | None = None) -> Any:
+def pointcloud(
+    t: int, points: np.ndarray, fields: list[tuple[str, int, int]], point_step: int, data: bytes | None = None
+) -> Any:
     PointCloud2 = TS.types["sensor_msgs/msg/PointCloud2"]
     PointField = TS.types["sensor_msgs/msg/PointField"]
     raw = points.tobytes() if data is None else data
     n = len(points)
     return PointCloud2(
-        header=_header(t, "lidar"), height=1, width=n,
+        header=_header(t, "lidar"),
+        height=1,
+        width=n,
         fields=[PointField(name=name, offset=off, datatype=dt, count=1) for name, off, dt in fields],
-        is_bigendian=False, point_step=point_step, row_step=point_step * n,
-        data=np.frombuffer(raw, np.uint8), is_dense=True,
+        is_bigendian=False,
+        point_step=point_step,
+        row_step=point_step * n,
+        data=np.frombuffer(raw, np.uint8),
+        is_dense=True,
     )
 
 

@@ -96,22 +96,26 @@ def test_min_score_filters(spot: tuple[Path, mf.Manifest], tmp_path: Path) -> No
     assert n_cut == sum(1 for s in scores if s >= cut) and 0 < n_cut < n_all
 
 
-def test_autolabel_through_the_registry(spot: tuple[Path, mf.Manifest], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_autolabel_through_the_registry(
+    spot: tuple[Path, mf.Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from toolkit.client import connect
 
     repo, _ = spot
     pkg = make_package(tmp_path / "bright")
-    files = [{"path": p.name, "md5": hashlib.md5(p.read_bytes()).hexdigest(), "size": p.stat().st_size,
-              "url": str(p)} for p in sorted(pkg.iterdir())]
+    files = [
+        {"path": p.name, "md5": hashlib.md5(p.read_bytes()).hexdigest(), "size": p.stat().st_size, "url": str(p)}
+        for p in sorted(pkg.iterdir())
+    ]
     with connect() as client:  # the embedded registry in PITLANE_HOME, as the local admin
         client.create_project("perception")
         client.create_package("perception", "bright")
         client.publish("perception", "bright", "v1.2.0", files)
         client.set_channel("perception", "bright", "staging", "v1.2.0")
     monkeypatch.chdir(repo)
-    r = runner.invoke(app, ["autolabel", "spot", "--model", "bright@staging", "--min-score", "0.1", "--device",
-                            "cpu", "--json"])
+    r = runner.invoke(
+        app, ["autolabel", "spot", "--model", "bright@staging", "--min-score", "0.1", "--device", "cpu", "--json"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["tag"] == "spot@v2" and out["lineage"]["detail"]["version"] == "v1.2.0"
@@ -121,8 +125,9 @@ def test_autolabel_through_the_registry(spot: tuple[Path, mf.Manifest], tmp_path
     assert {p.source for f in m.frames for p in f.predictions} == {"model:perception/bright@v1.2.0"}
 
 
-def test_packages_without_the_interface_are_rejected(spot: tuple[Path, mf.Manifest], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_packages_without_the_interface_are_rejected(
+    spot: tuple[Path, mf.Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, _ = spot
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -137,7 +142,8 @@ def test_packages_without_the_interface_are_rejected(spot: tuple[Path, mf.Manife
         autolabel("spot", model_dir=empty, repo=repo)
     (empty / "predictor.py").write_text(
         "class P:\n    def predict(self, image):\n        return [{'label': 'x', 'score': 'high'}]\n"
-        "def load(d, dev):\n    return P()\n")
+        "def load(d, dev):\n    return P()\n"
+    )
     with pytest.raises(PredictorError, match="no numeric score"):
         autolabel("spot", model_dir=empty, repo=repo)
     assert [v.tag for v in vs.list_versions(repo, "spot")] == ["spot@v1"]

@@ -62,8 +62,12 @@ def test_create_matches_the_source_bags(repo: Path) -> None:
     committed = show(repo, f"{info.tag}:datasets/mixed/manifest.json")
     assert tag_message(repo, "mixed@v1").splitlines()[0] == "sha256:" + hashlib.sha256(committed).hexdigest()
     assert "frames" in (directory / ".gitignore").read_text()
-    assert subprocess.run(["git", "status", "--porcelain", "datasets"], cwd=repo, capture_output=True,
-                          text=True, check=True).stdout == ""
+    assert (
+        subprocess.run(
+            ["git", "status", "--porcelain", "datasets"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout
+        == ""
+    )
 
 
 def test_every_keeps_one_frame_per_interval(repo: Path) -> None:
@@ -74,8 +78,9 @@ def test_every_keeps_one_frame_per_interval(repo: Path) -> None:
         if last is None or t - last >= every:
             expected.append(t)
             last = t
-    manifest, _, _ = create_dataset("lidar", [LIDAR], repo=repo, every="150ms", topics=["/luminar*"],
-                                    lidar_format="pcd")
+    manifest, _, _ = create_dataset(
+        "lidar", [LIDAR], repo=repo, every="150ms", topics=["/luminar*"], lidar_format="pcd"
+    )
     assert [f.timestamp_ns for f in manifest.frames] == expected
     assert 1 < len(expected) < len(stamps)
     assert all(f.path.endswith(".pcd") for f in manifest.frames)
@@ -83,23 +88,36 @@ def test_every_keeps_one_frame_per_interval(repo: Path) -> None:
 
 def test_topic_globs_select_topics(repo: Path) -> None:
     manifest, _, _ = create_dataset("depth", [COMPRESSED, RAW], repo=repo, topics=["/spot/depth/*"])
-    assert {f.topic for f in manifest.frames} == {"/spot/depth/frontleft/image",
-                                                  "/spot/depth/frontleft/image/compressed"}
+    assert {f.topic for f in manifest.frames} == {
+        "/spot/depth/frontleft/image",
+        "/spot/depth/frontleft/image/compressed",
+    }
 
 
 def test_calibration_and_skips_on_a_generated_bag(repo: Path, tmp_path: Path) -> None:
     good = synth.gradient(48, 64, 3)
     points = np.zeros(4, dtype=[("x", "<f4"), ("y", "<f4")])
-    bag = synth.write_bag(tmp_path / "gen", [
-        ("/cam/camera_info", "sensor_msgs/msg/CameraInfo", synth.T0, synth.camera_info(synth.T0, 64, 48)),
-        ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 1, synth.image(synth.T0 + 1, good, "rgb8")),
-        ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 2, synth.image(synth.T0 + 2, good[..., 0], "xyz9")),
-        ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 3, synth.image(synth.T0 + 3, good[..., 0], "xyz9")),
-        ("/lidar/points", "sensor_msgs/msg/PointCloud2", synth.T0 + 4,
-         synth.pointcloud(synth.T0 + 4, points, [("x", 0, 7), ("y", 4, 99)], 8)),
-        ("/lidar/points", "sensor_msgs/msg/PointCloud2", synth.T0 + 5,
-         synth.pointcloud(synth.T0 + 5, points, [("x", 0, 7), ("y", 4, 7)], 8)),
-    ])
+    bag = synth.write_bag(
+        tmp_path / "gen",
+        [
+            ("/cam/camera_info", "sensor_msgs/msg/CameraInfo", synth.T0, synth.camera_info(synth.T0, 64, 48)),
+            ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 1, synth.image(synth.T0 + 1, good, "rgb8")),
+            ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 2, synth.image(synth.T0 + 2, good[..., 0], "xyz9")),
+            ("/cam/image_raw", "sensor_msgs/msg/Image", synth.T0 + 3, synth.image(synth.T0 + 3, good[..., 0], "xyz9")),
+            (
+                "/lidar/points",
+                "sensor_msgs/msg/PointCloud2",
+                synth.T0 + 4,
+                synth.pointcloud(synth.T0 + 4, points, [("x", 0, 7), ("y", 4, 99)], 8),
+            ),
+            (
+                "/lidar/points",
+                "sensor_msgs/msg/PointCloud2",
+                synth.T0 + 5,
+                synth.pointcloud(synth.T0 + 5, points, [("x", 0, 7), ("y", 4, 7)], 8),
+            ),
+        ],
+    )
     manifest, _, directory = create_dataset("gen", [bag], repo=repo)
     assert len(manifest.frames) == 2
     cam = next(f for f in manifest.frames if f.topic == "/cam/image_raw")
@@ -107,8 +125,10 @@ def test_calibration_and_skips_on_a_generated_bag(repo: Path, tmp_path: Path) ->
     assert cam.calibration.k[0] == 500.0 and cam.calibration.distortion_model == "plumb_bob"
     assert np.array_equal(cv2.imread(str(directory / cam.path))[:, :, ::-1], good)
     skipped = {(s.topic, s.reason): s.count for s in manifest.skipped}
-    assert skipped == {("/cam/image_raw", "unsupported image encoding xyz9"): 2,
-                       ("/lidar/points", "point field 'y' has unknown datatype 99"): 1}
+    assert skipped == {
+        ("/cam/image_raw", "unsupported image encoding xyz9"): 2,
+        ("/lidar/points", "point field 'y' has unknown datatype 99"): 1,
+    }
 
 
 def test_split_is_by_bag_and_deterministic() -> None:
@@ -146,8 +166,22 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing(repo: Path, tmp_path: P
 
 def test_cli_create_list_show_stats_json(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo)
-    r = runner.invoke(app, ["dataset", "create", "cams", "--from", str(COMPRESSED), str(RAW), "--every", "0.5s",
-                            "--labels", "car,person", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "dataset",
+            "create",
+            "cams",
+            "--from",
+            str(COMPRESSED),
+            str(RAW),
+            "--every",
+            "0.5s",
+            "--labels",
+            "car,person",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     created = json.loads(r.stdout)
     assert created["tag"] == "cams@v1" and created["frames"] == 8
@@ -178,8 +212,9 @@ def test_from_search_uses_the_data_repo(tmp_path: Path, monkeypatch: pytest.Monk
     add_bags(data, [COMPRESSED, LIDAR], copy=True)
     data.close()
     monkeypatch.chdir(data.root)
-    r = runner.invoke(app, ["dataset", "create", "found", "--from-search", "type:sensor_msgs/msg/PointCloud2",
-                            "--json"])
+    r = runner.invoke(
+        app, ["dataset", "create", "found", "--from-search", "type:sensor_msgs/msg/PointCloud2", "--json"]
+    )
     assert r.exit_code == 0, r.output
     manifest = mf.read(data.root / "datasets" / "found")
     assert {f.topic for f in manifest.frames} == {"/luminar_pointcloud"} and len(manifest.frames) == 5

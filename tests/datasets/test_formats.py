@@ -26,8 +26,10 @@ def _cvat(images: list[tuple[mf.Frame, str]]) -> str:
         for i, (f, shapes) in enumerate(images)
     )
     labels = "".join(f"<label><name>{n}</name><attributes/></label>" for n in ("car", "person", "sign"))
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
-            f"  <meta><task><id>7</id><labels>{labels}</labels></task></meta>\n{body}</annotations>\n")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+        f"  <meta><task><id>7</id><labels>{labels}</labels></task></meta>\n{body}</annotations>\n"
+    )
 
 
 def _labelled(spot: tuple[Path, mf.Manifest], tmp_path: Path) -> tuple[Path, mf.Manifest]:
@@ -36,17 +38,25 @@ def _labelled(spot: tuple[Path, mf.Manifest], tmp_path: Path) -> tuple[Path, mf.
     imgs = sorted(manifest.image_frames(), key=lambda f: f.path)
     color = next(f for f in imgs if "hand_color" in f.topic and f.path.endswith(".jpg"))
     mono = next(f for f in imgs if "frontleft__image__compressed" in f.path)
-    xml = _cvat([
-        (color, '    <box label="car" source="manual" occluded="0" xtl="10.50" ytl="20.25" xbr="200.00" ybr="180.75" '
+    xml = _cvat(
+        [
+            (
+                color,
+                '    <box label="car" source="manual" occluded="0" xtl="10.50" ytl="20.25" xbr="200.00" ybr="180.75" '
                 'z_order="0"></box>\n'
                 '    <box label="person" source="manual" occluded="0" xtl="300.00" ytl="40.00" xbr="360.00" '
                 'ybr="220.00" z_order="0"></box>\n'
                 '    <tag label="sign" source="manual"></tag>\n'
                 '    <box label="car" source="auto" occluded="0" xtl="12.00" ytl="22.00" xbr="198.00" ybr="179.00" '
-                'z_order="0"><attribute name="score">0.87</attribute></box>\n'),
-        (mono, '    <box label="sign" source="manual" occluded="0" xtl="0.00" ytl="0.00" xbr="640.00" ybr="480.00" '
-               'z_order="0"></box>\n'),
-    ])
+                'z_order="0"><attribute name="score">0.87</attribute></box>\n',
+            ),
+            (
+                mono,
+                '    <box label="sign" source="manual" occluded="0" xtl="0.00" ytl="0.00" xbr="640.00" ybr="480.00" '
+                'z_order="0"></box>\n',
+            ),
+        ]
+    )
     path = tmp_path / "cvat.xml"
     path.write_text(xml)
     updated, info, changed = import_annotations("spot", "cvat", path, repo)
@@ -56,9 +66,10 @@ def _labelled(spot: tuple[Path, mf.Manifest], tmp_path: Path) -> tuple[Path, mf.
 
 def _content(m: mf.Manifest) -> dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
     return {
-        f.id: ([(lab.label, lab.bbox.rounded(4) if lab.bbox else None) for lab in f.labels],
-               [(lab.label, lab.bbox.rounded(4) if lab.bbox else None, lab.score, lab.source)
-                for lab in f.predictions])
+        f.id: (
+            [(lab.label, lab.bbox.rounded(4) if lab.bbox else None) for lab in f.labels],
+            [(lab.label, lab.bbox.rounded(4) if lab.bbox else None, lab.score, lab.source) for lab in f.predictions],
+        )
         for f in m.frames
     }
 
@@ -67,7 +78,10 @@ def test_cvat_import_reads_boxes_tags_and_predictions(spot: tuple[Path, mf.Manif
     repo, m = _labelled(spot, tmp_path)
     color = next(f for f in m.frames if f.labels and len(f.labels) == 3)
     assert [(lab.label, lab.bbox.rounded(2) if lab.bbox else None) for lab in color.labels] == [
-        ("car", (10.5, 20.25, 189.5, 160.5)), ("person", (300.0, 40.0, 60.0, 180.0)), ("sign", None)]
+        ("car", (10.5, 20.25, 189.5, 160.5)),
+        ("person", (300.0, 40.0, 60.0, 180.0)),
+        ("sign", None),
+    ]
     assert [(p.label, p.score, p.source) for p in color.predictions] == [("car", 0.87, "cvat")]
     assert m.lineage[-1].action == "import" and m.lineage[-1].detail["format"] == "cvat"
     assert vs.read_manifest_at(repo, vs.latest_version(repo, "spot")).frames == m.frames  # type: ignore[arg-type]
@@ -107,8 +121,10 @@ def test_datumaro_export_is_read_by_the_datumaro_library(spot: tuple[Path, mf.Ma
     bboxes = [a for a in item.annotations if a.type == dm.AnnotationType.bbox]
     tags = [a for a in item.annotations if a.type == dm.AnnotationType.label]
     assert [(labels.items[b.label].name, b.get_bbox(), b.attributes.get("score")) for b in bboxes] == [
-        ("car", [10.5, 20.25, 189.5, 160.5], None), ("person", [300.0, 40.0, 60.0, 180.0], None),
-        ("car", [12.0, 22.0, 186.0, 157.0], 0.87)]
+        ("car", [10.5, 20.25, 189.5, 160.5], None),
+        ("person", [300.0, 40.0, 60.0, 180.0], None),
+        ("car", [12.0, 22.0, 186.0, 157.0], 0.87),
+    ]
     assert [labels.items[t.label].name for t in tags] == ["sign"]
     assert item.media.size == (frame.height, frame.width)
 
@@ -132,11 +148,17 @@ def test_mismatched_import_is_rejected_whole(spot: tuple[Path, mf.Manifest], tmp
     img = m.image_frames()[0]
     bad = tmp_path / "bad.xml"
     bad.write_text(
-        _cvat([(img, '<box label="truck" source="manual" xtl="1" ytl="1" xbr="5" ybr="5"></box>'
-                     f'<box label="car" source="manual" xtl="1" ytl="1" xbr="{img.width + 50}" ybr="5"></box>\n')])
+        _cvat(
+            [
+                (
+                    img,
+                    '<box label="truck" source="manual" xtl="1" ytl="1" xbr="5" ybr="5"></box>'
+                    f'<box label="car" source="manual" xtl="1" ytl="1" xbr="{img.width + 50}" ybr="5"></box>\n',
+                )
+            ]
+        )
         .replace(f'width="{img.width}"', 'width="999"')
-        .replace("</annotations>", '<image id="9" name="frames/ghost.png" width="1" height="1"></image>'
-                                   "</annotations>")
+        .replace("</annotations>", '<image id="9" name="frames/ghost.png" width="1" height="1"></image></annotations>')
     )
     with pytest.raises(AnnotationImportError) as err:
         import_annotations("spot", "cvat", bad, repo)
@@ -150,13 +172,13 @@ def test_mismatched_import_is_rejected_whole(spot: tuple[Path, mf.Manifest], tmp
     assert [v.tag for v in vs.list_versions(repo, "spot")] == ["spot@v1"]
 
 
-def test_cli_import_error_lists_mismatches_on_one_line(spot: tuple[Path, mf.Manifest], tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_import_error_lists_mismatches_on_one_line(
+    spot: tuple[Path, mf.Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, _ = spot
     monkeypatch.chdir(repo)
     bad = tmp_path / "ls.json"
-    bad.write_text(json.dumps([{"data": {"pitlane_frame": "nope", "image": "x"},
-                                "annotations": [{"result": []}]}]))
+    bad.write_text(json.dumps([{"data": {"pitlane_frame": "nope", "image": "x"}, "annotations": [{"result": []}]}]))
     r = runner.invoke(app, ["dataset", "import", "spot", str(bad), "--format", "labelstudio"])
     assert r.exit_code == 1 and r.stderr.count("\n") == 1 and "1 mismatch(es)" in r.stderr
     not_xml = tmp_path / "x.xml"
@@ -165,8 +187,9 @@ def test_cli_import_error_lists_mismatches_on_one_line(spot: tuple[Path, mf.Mani
     assert r.exit_code == 1 and r.stderr.startswith("error:") and "not valid CVAT XML" in r.stderr
 
 
-def test_diff_shows_added_changed_removed(spot: tuple[Path, mf.Manifest], tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diff_shows_added_changed_removed(
+    spot: tuple[Path, mf.Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, v2 = _labelled(spot, tmp_path)
     v3 = v2.model_copy(deep=True)
     color = next(f for f in v3.frames if len(f.labels) == 3)
@@ -180,7 +203,10 @@ def test_diff_shows_added_changed_removed(spot: tuple[Path, mf.Manifest], tmp_pa
     d = diff(v2, v3, "spot@v2", "spot@v3")
     assert (d.count("added"), d.count("changed"), d.count("removed")) == (1, 1, 1)
     assert {(c.kind, c.label, c.frame) for c in d.changes} == {
-        ("added", "person", other.id), ("changed", "car", color.id), ("removed", "person", color.id)}
+        ("added", "person", other.id),
+        ("changed", "car", color.id),
+        ("removed", "person", color.id),
+    }
     monkeypatch.chdir(repo)
     r = runner.invoke(app, ["dataset", "diff", "spot@v2", "spot@v3", "--json"])
     assert r.exit_code == 0 and len(json.loads(r.stdout)["changes"]) == 3
@@ -189,8 +215,9 @@ def test_diff_shows_added_changed_removed(spot: tuple[Path, mf.Manifest], tmp_pa
     assert tag_message(repo, "spot@v3").startswith("sha256:")
 
 
-def test_version_tags_working_copy_edits_only_when_changed(spot: tuple[Path, mf.Manifest],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_version_tags_working_copy_edits_only_when_changed(
+    spot: tuple[Path, mf.Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, m = spot
     monkeypatch.chdir(repo)
     r = runner.invoke(app, ["dataset", "version", "spot", "--json"])

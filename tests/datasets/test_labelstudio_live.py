@@ -27,8 +27,9 @@ def _with_predictions(repo: Path) -> mf.Manifest:
     manifest, _, _ = create_dataset("cams", [COMPRESSED], repo=repo, classes=["car", "person"])
     edited = manifest.model_copy(deep=True)
     for f in edited.image_frames():
-        f.predictions = [mf.Label(label="car", bbox=mf.BBox(x=10, y=20, w=100, h=50), score=0.9,
-                                  source="model:perception/det@v1")]
+        f.predictions = [
+            mf.Label(label="car", bbox=mf.BBox(x=10, y=20, w=100, h=50), score=0.9, source="model:perception/det@v1")
+        ]
     vs.commit_version(repo, repo / "datasets" / "cams", edited, "edit", frames_changed=False)
     return edited
 
@@ -37,9 +38,23 @@ def test_push_annotate_pull(labelstudio: LabelStudioServer, monkeypatch: pytest.
     repo = git_init(labelstudio.document_root / "live-repo")
     manifest = _with_predictions(repo)
     monkeypatch.chdir(repo)
-    r = runner.invoke(app, ["annotate", "push", "cams", "--tool", "labelstudio", "--url", labelstudio.url,
-                            "--token", labelstudio.token, "--document-root", str(labelstudio.document_root),
-                            "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "annotate",
+            "push",
+            "cams",
+            "--tool",
+            "labelstudio",
+            "--url",
+            labelstudio.url,
+            "--token",
+            labelstudio.token,
+            "--document-root",
+            str(labelstudio.document_root),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     pushed = json.loads(r.stdout)
     assert pushed["tasks"] == 4 and pushed["version"] == 2
@@ -57,24 +72,43 @@ def test_push_annotate_pull(labelstudio: LabelStudioServer, monkeypatch: pytest.
 
     # an annotator accepts the prediction's box, moves it, and adds a tag
     def annotate(client: Any) -> Any:
-        return client.annotations.create(id=task.id, result=[
-            {"from_name": "label", "to_name": "image", "type": "rectanglelabels", "original_width": frame.width,
-             "original_height": frame.height, "image_rotation": 0,
-             "value": {"x": 25.0, "y": 10.0, "width": 50.0, "height": 25.0, "rotation": 0,
-                       "rectanglelabels": ["person"]}},
-            {"from_name": "tags", "to_name": "image", "type": "choices", "value": {"choices": ["car"]}},
-        ], was_cancelled=False, ground_truth=False)
+        return client.annotations.create(
+            id=task.id,
+            result=[
+                {
+                    "from_name": "label",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "original_width": frame.width,
+                    "original_height": frame.height,
+                    "image_rotation": 0,
+                    "value": {
+                        "x": 25.0,
+                        "y": 10.0,
+                        "width": 50.0,
+                        "height": 25.0,
+                        "rotation": 0,
+                        "rectanglelabels": ["person"],
+                    },
+                },
+                {"from_name": "tags", "to_name": "image", "type": "choices", "value": {"choices": ["car"]}},
+            ],
+            was_cancelled=False,
+            ground_truth=False,
+        )
 
     with_client(labelstudio.url, labelstudio.token, annotate)
-    r = runner.invoke(app, ["annotate", "pull", "cams", "--url", labelstudio.url, "--token", labelstudio.token,
-                            "--json"])
+    r = runner.invoke(
+        app, ["annotate", "pull", "cams", "--url", labelstudio.url, "--token", labelstudio.token, "--json"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"tag": "cams@v3", "digest": json.loads(r.stdout)["digest"], "frames_changed": 1}
     _, pulled, _ = vs.resolve_ref("cams@v3", repo)
     got = pulled.frame_index()[frame.id]
     assert [(lab.label, lab.bbox.rounded(3) if lab.bbox else None) for lab in got.labels] == [
         ("person", (0.25 * frame.width, 0.10 * frame.height, 0.5 * frame.width, 0.25 * frame.height)),
-        ("car", None)]
+        ("car", None),
+    ]
     assert got.labels[0].source.startswith("labelstudio:")  # who annotated
     assert [(p.label, p.score, p.source) for p in got.predictions] == [("car", 0.9, "model:perception/det@v1")]
     untouched = [f for f in pulled.image_frames() if f.id != frame.id]

@@ -39,10 +39,10 @@ def site(spot_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         labelled = mf.read(repo / "datasets" / "spot")
         color = next(f for f in labelled.frames if "hand_color" in f.path and f.path.endswith(".jpg"))
-        color.labels = [mf.Label(label="car", bbox=mf.BBox(x=64, y=48, w=320, h=240)),
-                        mf.Label(label="sign")]
-        color.predictions = [mf.Label(label="person", bbox=mf.BBox(x=400, y=100, w=100, h=200), score=0.75,
-                                      source="model:det@v1")]
+        color.labels = [mf.Label(label="car", bbox=mf.BBox(x=64, y=48, w=320, h=240)), mf.Label(label="sign")]
+        color.predictions = [
+            mf.Label(label="person", bbox=mf.BBox(x=400, y=100, w=100, h=200), score=0.75, source="model:det@v1")
+        ]
         vs.commit_version(repo, repo / "datasets" / "spot", labelled, "edit", frames_changed=False)
         create_dataset("lidar", [LIDAR], repo=repo)
         app = create_app(database_url=f"sqlite:///{home / 'registry.db'}", embedded_user="admin")
@@ -56,8 +56,10 @@ def test_dataset_list_page(page: Any, site: tuple[str, Path]) -> None:
     page.goto(f"{url}/datasets")
     rows = page.locator("#datasets tbody tr")
     assert rows.count() == 2
-    table = {r.locator("td").nth(0).inner_text(): (r.locator("td").nth(1).inner_text(), r.locator("td").nth(3)
-                                                   .inner_text()) for r in rows.all()}
+    table = {
+        r.locator("td").nth(0).inner_text(): (r.locator("td").nth(1).inner_text(), r.locator("td").nth(3).inner_text())
+        for r in rows.all()
+    }
     assert table == {"lidar": ("lidar@v1", "5"), "spot": ("spot@v2", "8")}
     page.click("text=spot")
     assert page.locator("#dataset-title").inner_text().startswith("spot")
@@ -67,9 +69,10 @@ def test_dataset_page_grid_boxes_classes_sources(page: Any, site: tuple[str, Pat
     url, _ = site
     page.goto(f"{url}/datasets/spot")
     assert page.locator("#frame-count").inner_text() == "8"
-    classes = {r.locator("td").nth(0).inner_text(): (r.locator("td").nth(1).inner_text(),
-                                                     r.locator("td").nth(2).inner_text())
-               for r in page.locator("#classes tbody tr").all()}
+    classes = {
+        r.locator("td").nth(0).inner_text(): (r.locator("td").nth(1).inner_text(), r.locator("td").nth(2).inner_text())
+        for r in page.locator("#classes tbody tr").all()
+    }
     assert classes["car"] == ("1", "0") and classes["person"] == ("0", "1") and classes["sign"] == ("1", "0")
     assert page.locator("#sources tbody tr").count() == 2
     assert page.locator("#versions tbody tr").count() == 2

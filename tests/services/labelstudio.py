@@ -73,9 +73,21 @@ def _start(data_dir: Path, document_root: Path, log: Path) -> tuple[subprocess.P
     }
     out = log.open("ab")
     proc = subprocess.Popen(
-        [str(ensure_venv()), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(ensure_venv()),
+            "start",
+            "--no-browser",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -106,13 +118,18 @@ def enable_legacy_tokens(url: str) -> None:
     """Log in with the form (as a browser would) and allow legacy API tokens for the organization."""
     with httpx.Client(base_url=url, timeout=30) as c:
         c.get("/user/login/")
-        r = c.post("/user/login/", data={"email": USERNAME, "password": PASSWORD,
-                                         "csrfmiddlewaretoken": c.cookies.get("csrftoken", "")},
-                   headers={"Referer": f"{url}/user/login/"})
+        r = c.post(
+            "/user/login/",
+            data={"email": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": c.cookies.get("csrftoken", "")},
+            headers={"Referer": f"{url}/user/login/"},
+        )
         if r.status_code not in (200, 302):
             raise RuntimeError(f"label-studio login failed: {r.status_code}")
-        r = c.post("/api/jwt/settings", json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True},
-                   headers={"X-CSRFToken": c.cookies.get("csrftoken", ""), "Referer": f"{url}/"})
+        r = c.post(
+            "/api/jwt/settings",
+            json={"api_tokens_enabled": True, "legacy_api_tokens_enabled": True},
+            headers={"X-CSRFToken": c.cookies.get("csrftoken", ""), "Referer": f"{url}/"},
+        )
         r.raise_for_status()
     check = httpx.get(f"{url}/api/current-user/whoami", headers={"Authorization": f"Token {TOKEN}"}, timeout=30)
     check.raise_for_status()

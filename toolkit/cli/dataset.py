@@ -8,8 +8,9 @@ import typer
 
 from toolkit.cli import output
 
-dataset_app = typer.Typer(help="Frame datasets from bags: create, inspect, version, export/import labels.",
-                          no_args_is_help=True)
+dataset_app = typer.Typer(
+    help="Frame datasets from bags: create, inspect, version, export/import labels.", no_args_is_help=True
+)
 annotate_app = typer.Typer(help="Send frames to a labelling tool and bring the labels back.", no_args_is_help=True)
 
 REPO_OPT = typer.Option(None, "--repo", help="Git repository holding the dataset (default: the current one).")
@@ -45,24 +46,47 @@ def create_cmd(
         raise UsageError("give bags with --from BAG... or a query with --from-search (one of them)")
     if from_search:
         sources = api.bags_from_search(from_search, repo)
-    with Progress(TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TextColumn("bags"),
-                  TimeElapsedColumn(), console=output.err_console, transient=True,
-                  disable=not output.err_console.is_terminal) as progress:
+    with Progress(
+        TextColumn("extracting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bags"),
+        TimeElapsedColumn(),
+        console=output.err_console,
+        transient=True,
+        disable=not output.err_console.is_terminal,
+    ) as progress:
         task = progress.add_task("bags", total=len(sources))
         manifest, info, directory = api.create_dataset(
-            name, sources, topics=topics or [], every=every, output=output_dir, repo=repo,
+            name,
+            sources,
+            topics=topics or [],
+            every=every,
+            output=output_dir,
+            repo=repo,
             lidar_format=lidar_format,  # type: ignore[arg-type]  # checked inside
-            split=parse_split(split), classes=[c.strip() for c in labels.split(",") if c.strip()],
+            split=parse_split(split),
+            classes=[c.strip() for c in labels.split(",") if c.strip()],
             workers=workers or get_settings().workers,
             on_bag_done=lambda _r: progress.advance(task),
         )
     skipped = sum(s.count for s in manifest.skipped)
     if as_json:
-        output.print_json({"name": name, "tag": info.tag, "digest": info.digest, "path": str(directory),
-                           "frames": len(manifest.frames), "skipped": manifest.skipped})
+        output.print_json(
+            {
+                "name": name,
+                "tag": info.tag,
+                "digest": info.digest,
+                "path": str(directory),
+                "frames": len(manifest.frames),
+                "skipped": manifest.skipped,
+            }
+        )
         return
-    output.console.print(f"created {info.tag}: {len(manifest.frames)} frames from {len(manifest.sources)} bag(s) "
-                         f"in {directory}", markup=False)
+    output.console.print(
+        f"created {info.tag}: {len(manifest.frames)} frames from {len(manifest.sources)} bag(s) in {directory}",
+        markup=False,
+    )
     for s in manifest.skipped:
         output.info(f"skipped {s.count} on {s.topic}: {s.reason}")
     if skipped:
@@ -78,13 +102,17 @@ def list_cmd(repo: Path | None = REPO_OPT, as_json: bool = JSON_OPT) -> None:
     if as_json:
         output.print_json(rows)
         return
-    output.print_table("datasets", ["name", "latest", "versions", "frames", "path"],
-                       [(r.name, r.latest, r.versions, r.frames, r.path) for r in rows])
+    output.print_table(
+        "datasets",
+        ["name", "latest", "versions", "frames", "path"],
+        [(r.name, r.latest, r.versions, r.frames, r.path) for r in rows],
+    )
 
 
 @dataset_app.command("show")
-def show_cmd(ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Path | None = REPO_OPT,
-             as_json: bool = JSON_OPT) -> None:
+def show_cmd(
+    ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Path | None = REPO_OPT, as_json: bool = JSON_OPT
+) -> None:
     """A dataset's versions, sources and frames."""
     from toolkit import api
     from toolkit.datasets import versions as vs
@@ -98,18 +126,25 @@ def show_cmd(ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Path
         output.print_json(doc)
         return
     st = api.dataset_stats(manifest)
-    output.console.print(f"{label}: {st.frames} frames ({st.images} images, {st.pointclouds} point clouds), "
-                         f"{st.labelled_frames} labelled; classes: {', '.join(manifest.all_classes()) or '-'}",
-                         markup=False)
-    output.print_table("versions", ["tag", "date", "commit", "digest"],
-                       [(v.tag, v.date, v.commit[:10], v.digest[:19]) for v in history])
-    output.print_table("sources", ["bag", "md5", "split", "frames"],
-                       [(s.path, s.md5, s.split, s.frames) for s in manifest.sources])
+    output.console.print(
+        f"{label}: {st.frames} frames ({st.images} images, {st.pointclouds} point clouds), "
+        f"{st.labelled_frames} labelled; classes: {', '.join(manifest.all_classes()) or '-'}",
+        markup=False,
+    )
+    output.print_table(
+        "versions",
+        ["tag", "date", "commit", "digest"],
+        [(v.tag, v.date, v.commit[:10], v.digest[:19]) for v in history],
+    )
+    output.print_table(
+        "sources", ["bag", "md5", "split", "frames"], [(s.path, s.md5, s.split, s.frames) for s in manifest.sources]
+    )
 
 
 @dataset_app.command("stats")
-def stats_cmd(ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Path | None = REPO_OPT,
-              as_json: bool = JSON_OPT) -> None:
+def stats_cmd(
+    ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Path | None = REPO_OPT, as_json: bool = JSON_OPT
+) -> None:
     """Frame, class, split and topic counts."""
     from toolkit import api
     from toolkit.datasets import versions as vs
@@ -120,9 +155,11 @@ def stats_cmd(ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Pat
         output.print_json(st)
         return
     output.console.print(f"{label}: {st.frames} frames, {st.labelled_frames} labelled", markup=False)
-    output.print_table("classes", ["class", "labels", "predictions"],
-                       [(c, st.classes.get(c, 0), st.predictions.get(c, 0))
-                        for c in dict.fromkeys([*st.classes, *st.predictions])])
+    output.print_table(
+        "classes",
+        ["class", "labels", "predictions"],
+        [(c, st.classes.get(c, 0), st.predictions.get(c, 0)) for c in dict.fromkeys([*st.classes, *st.predictions])],
+    )
     output.print_table("splits", ["split", "frames"], st.splits.items())
     output.print_table("topics", ["topic", "frames"], st.topics.items())
     if st.skipped:
@@ -130,8 +167,12 @@ def stats_cmd(ref: str = typer.Argument(..., help="NAME or NAME@vN."), repo: Pat
 
 
 @dataset_app.command("diff")
-def diff_cmd(a: str = typer.Argument(..., help="NAME@vN (before)."), b: str = typer.Argument(..., help="NAME@vM."),
-             repo: Path | None = REPO_OPT, as_json: bool = JSON_OPT) -> None:
+def diff_cmd(
+    a: str = typer.Argument(..., help="NAME@vN (before)."),
+    b: str = typer.Argument(..., help="NAME@vM."),
+    repo: Path | None = REPO_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Labels added, changed and removed between two versions."""
     from toolkit import api
     from toolkit.datasets import versions as vs
@@ -142,16 +183,22 @@ def diff_cmd(a: str = typer.Argument(..., help="NAME@vN (before)."), b: str = ty
     if as_json:
         output.print_json(d)
         return
-    output.console.print(f"{la} -> {lb}: {d.count('added')} added, {d.count('changed')} changed, "
-                         f"{d.count('removed')} removed; frames +{len(d.frames_added)} -{len(d.frames_removed)}",
-                         markup=False)
+    output.console.print(
+        f"{la} -> {lb}: {d.count('added')} added, {d.count('changed')} changed, "
+        f"{d.count('removed')} removed; frames +{len(d.frames_added)} -{len(d.frames_removed)}",
+        markup=False,
+    )
     if d.changes:
+
         def box(lab: object) -> str:
             bbox = getattr(lab, "bbox", None)
             return f"{getattr(lab, 'label', '')} {bbox.rounded(1) if bbox else '(tag)'}" if lab else ""
 
-        output.print_table(None, ["change", "frame", "before", "after"],
-                           [(c.kind, c.path, box(c.before), box(c.after)) for c in d.changes])
+        output.print_table(
+            None,
+            ["change", "frame", "before", "after"],
+            [(c.kind, c.path, box(c.before), box(c.after)) for c in d.changes],
+        )
 
 
 @dataset_app.command("export")
@@ -160,7 +207,8 @@ def export_cmd(
     fmt: str = typer.Option(..., "--format", "-f", help="cvat, datumaro or labelstudio."),
     out: Path = typer.Option(..., "--output", "-o", help="File (cvat .xml, labelstudio .json) or dir (datumaro)."),
     image_url_prefix: str | None = typer.Option(
-        None, "--image-url-prefix", help="labelstudio: URL prefix before each frame path (default local-files)."),
+        None, "--image-url-prefix", help="labelstudio: URL prefix before each frame path (default local-files)."
+    ),
     repo: Path | None = REPO_OPT,
 ) -> None:
     """Write labels and predictions in an annotation tool's format."""
@@ -168,8 +216,9 @@ def export_cmd(
 
     url = (lambda f: f"{image_url_prefix}{f.path}") if image_url_prefix is not None else None
     manifest, count = api.export_annotations(ref, fmt, out, repo, image_url=url)
-    output.console.print(f"exported {count} images of {manifest.name}@v{manifest.version} as {fmt} to {out}",
-                         markup=False)
+    output.console.print(
+        f"exported {count} images of {manifest.name}@v{manifest.version} as {fmt} to {out}", markup=False
+    )
 
 
 @dataset_app.command("import")
@@ -191,8 +240,9 @@ def import_cmd(
 
 
 @dataset_app.command("version")
-def version_cmd(name: str = typer.Argument(..., help="Dataset name."), repo: Path | None = REPO_OPT,
-                as_json: bool = JSON_OPT) -> None:
+def version_cmd(
+    name: str = typer.Argument(..., help="Dataset name."), repo: Path | None = REPO_OPT, as_json: bool = JSON_OPT
+) -> None:
     """Tag the working copy (manifest.json and frames/) as the next version, when it changed."""
     from toolkit import api
 
@@ -200,8 +250,10 @@ def version_cmd(name: str = typer.Argument(..., help="Dataset name."), repo: Pat
     if as_json:
         output.print_json({"tag": info.tag if info else None, "digest": info.digest if info else None})
         return
-    output.console.print(f"tagged {info.tag} ({info.digest})" if info else f"{name}: nothing changed since the "
-                         "latest version", markup=False)
+    output.console.print(
+        f"tagged {info.tag} ({info.digest})" if info else f"{name}: nothing changed since the latest version",
+        markup=False,
+    )
 
 
 @annotate_app.command("push")
@@ -212,8 +264,11 @@ def push_cmd(
     token: str = typer.Option(..., "--token", envvar="LABEL_STUDIO_API_KEY", help="Label Studio API token."),
     labels: str = typer.Option("", "--labels", help="Classes, comma-separated (default: the dataset's)."),
     document_root: Path | None = typer.Option(
-        None, "--document-root", envvar="LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
-        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT (default: the repo root)."),
+        None,
+        "--document-root",
+        envvar="LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
+        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT (default: the repo root).",
+    ),
     title: str | None = typer.Option(None, "--title", help="Project title (default NAME@vN)."),
     repo: Path | None = REPO_OPT,
     as_json: bool = JSON_OPT,
@@ -222,8 +277,15 @@ def push_cmd(
     from toolkit import api
 
     _tool(tool)
-    pushed = api.labelstudio_push(name, url, token, labels=[c.strip() for c in labels.split(",") if c.strip()],
-                                  document_root=document_root, title=title, repo=repo)
+    pushed = api.labelstudio_push(
+        name,
+        url,
+        token,
+        labels=[c.strip() for c in labels.split(",") if c.strip()],
+        document_root=document_root,
+        title=title,
+        repo=repo,
+    )
     if as_json:
         output.print_json(pushed)
         return
@@ -255,8 +317,10 @@ def _tool(tool: str) -> None:
     from toolkit.errors import UserError
 
     if tool != "labelstudio":
-        raise UserError(f"--tool {tool}: only labelstudio is live; CVAT needs Docker, use `dataset export "
-                        "--format cvat` and `dataset import --format cvat`")
+        raise UserError(
+            f"--tool {tool}: only labelstudio is live; CVAT needs Docker, use `dataset export "
+            "--format cvat` and `dataset import --format cvat`"
+        )
 
 
 def autolabel_cmd(
@@ -274,14 +338,17 @@ def autolabel_cmd(
 
     if (model is None) == (model_dir is None):
         raise UsageError("give --model NAME@CHANNEL or --model-dir DIR (one of them)")
-    manifest, info, count = api.autolabel(name, model=model, model_dir=model_dir, min_score=min_score,
-                                         device=device, repo=repo)
+    manifest, info, count = api.autolabel(
+        name, model=model, model_dir=model_dir, min_score=min_score, device=device, repo=repo
+    )
     if as_json:
-        output.print_json({"tag": info.tag, "digest": info.digest, "predictions": count,
-                           "lineage": manifest.lineage[-1]})
+        output.print_json(
+            {"tag": info.tag, "digest": info.digest, "predictions": count, "lineage": manifest.lineage[-1]}
+        )
         return
-    output.console.print(f"autolabel: {count} predictions on {len(manifest.image_frames())} images -> {info.tag}",
-                         markup=False)
+    output.console.print(
+        f"autolabel: {count} predictions on {len(manifest.image_frames())} images -> {info.tag}", markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:

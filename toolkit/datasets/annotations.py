@@ -37,8 +37,9 @@ def local_files_url(prefix: str) -> Callable[[mf.Frame], str]:
     return url
 
 
-def export_annotations(ref: str, fmt: str, out: Path, repo: Path | None = None,
-                       image_url: Callable[[mf.Frame], str] | None = None) -> tuple[mf.Manifest, int]:
+def export_annotations(
+    ref: str, fmt: str, out: Path, repo: Path | None = None, image_url: Callable[[mf.Frame], str] | None = None
+) -> tuple[mf.Manifest, int]:
     """Write dataset ``ref`` (NAME or NAME@vN) as ``fmt`` to ``out``; returns the manifest and image count."""
     _check_format(fmt)
     ds, manifest, _ = vs.resolve_ref(ref, repo)
@@ -97,8 +98,14 @@ def apply_import(manifest: mf.Manifest, imported: Imported) -> tuple[mf.Manifest
             if lab.bbox is not None:
                 b = lab.bbox
                 t = BOX_TOLERANCE_PX
-                if b.w <= 0 or b.h <= 0 or b.x < -t or b.y < -t or b.x + b.w > frame.width + t or \
-                        b.y + b.h > frame.height + t:
+                if (
+                    b.w <= 0
+                    or b.h <= 0
+                    or b.x < -t
+                    or b.y < -t
+                    or b.x + b.w > frame.width + t
+                    or b.y + b.h > frame.height + t
+                ):
                     mismatches.append(
                         f"{img.name}: {lab.label} box {b.rounded(1)} is outside the {frame.width}x{frame.height} image"
                     )
@@ -114,15 +121,17 @@ def apply_import(manifest: mf.Manifest, imported: Imported) -> tuple[mf.Manifest
         more = f" (+{len(mismatches) - MAX_LISTED} more)" if len(mismatches) > MAX_LISTED else ""
         raise AnnotationImportError(
             f"{imported.tool} import does not match dataset {manifest.name}: {len(mismatches)} mismatch(es): "
-            + "; ".join(shown) + more,
+            + "; ".join(shown)
+            + more,
             mismatches,
         )
     updated.classes = list(dict.fromkeys([*manifest.classes, *imported.declared_classes]))
     return updated, changed
 
 
-def import_annotations(name: str, fmt: str, path: Path, repo: Path | None = None,
-                       detail: dict[str, object] | None = None) -> tuple[mf.Manifest, vs.VersionInfo, int]:
+def import_annotations(
+    name: str, fmt: str, path: Path, repo: Path | None = None, detail: dict[str, object] | None = None
+) -> tuple[mf.Manifest, vs.VersionInfo, int]:
     """Import ``path`` into dataset ``name`` as a new version; returns it, its tag and the frames changed."""
     ds = vs.locate(name, repo)
     manifest = mf.read(ds.dir)
@@ -130,10 +139,14 @@ def import_annotations(name: str, fmt: str, path: Path, repo: Path | None = None
     return commit_imported(ds, manifest, imported, {"format": fmt, "file": str(path), **(detail or {})})
 
 
-def commit_imported(ds: vs.DatasetRef, manifest: mf.Manifest, imported: Imported,
-                    detail: dict[str, object]) -> tuple[mf.Manifest, vs.VersionInfo, int]:
+def commit_imported(
+    ds: vs.DatasetRef, manifest: mf.Manifest, imported: Imported, detail: dict[str, object]
+) -> tuple[mf.Manifest, vs.VersionInfo, int]:
     updated, changed = apply_import(manifest, imported)
-    updated.lineage.append(mf.LineageEntry(action="import", at=mf.now_iso(),
-                                           detail={**detail, "images": len(imported.images), "changed": changed}))
+    updated.lineage.append(
+        mf.LineageEntry(
+            action="import", at=mf.now_iso(), detail={**detail, "images": len(imported.images), "changed": changed}
+        )
+    )
     info = vs.commit_version(ds.root, ds.dir, updated, f"import {imported.tool}", frames_changed=False)
     return updated, info, changed

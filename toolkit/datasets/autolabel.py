@@ -172,8 +172,12 @@ def autolabel(
             package_dir = model_dir.resolve()
             if not package_dir.is_dir():
                 raise PredictorError(f"{model_dir}: not a directory")
-            package = {"ref": str(package_dir), "package": package_dir.name, "version": "local",
-                       "files": file_hashes(package_dir)}
+            package = {
+                "ref": str(package_dir),
+                "package": package_dir.name,
+                "version": "local",
+                "files": file_hashes(package_dir),
+            }
             source = f"model:{package_dir.name}@local"
         used_device = resolve_device(device)
         predictor = load_predictor(package_dir, used_device)
@@ -192,10 +196,14 @@ def autolabel(
             frame.predictions = [lab for lab in labels if (lab.score or 0.0) >= min_score]
             count += len(frame.predictions)
     manifest.classes = list(dict.fromkeys([*manifest.classes, *(lab.label for f in images for lab in f.predictions)]))
-    manifest.lineage.append(mf.LineageEntry(
-        action="autolabel", at=mf.now_iso(),
-        detail={**package, "min_score": min_score, "device": used_device, "predictions": count},
-    ))
-    info = vs.commit_version(ds.root, ds.dir, manifest, f"autolabel {package['package']}@{package['version']}",
-                             frames_changed=False)
+    manifest.lineage.append(
+        mf.LineageEntry(
+            action="autolabel",
+            at=mf.now_iso(),
+            detail={**package, "min_score": min_score, "device": used_device, "predictions": count},
+        )
+    )
+    info = vs.commit_version(
+        ds.root, ds.dir, manifest, f"autolabel {package['package']}@{package['version']}", frames_changed=False
+    )
     return manifest, info, count

@@ -60,7 +60,7 @@ def create_dataset(
         raise BagError(f"bag not found: {', '.join(missing)}")
     base = (repo or Path.cwd()).resolve()
     root = vs.repo_root(output.resolve() if output else base)
-    dataset_dir = (output.resolve() if output else root / vs.DEFAULT_PARENT / name)
+    dataset_dir = output.resolve() if output else root / vs.DEFAULT_PARENT / name
     try:
         dataset_dir.relative_to(root)
     except ValueError:

@@ -71,8 +71,16 @@ def _state_file(root: Path, name: str) -> Path:
     return get_settings().home / "labelstudio" / key / f"{name}.json"
 
 
-def push(ref: str, url: str, token: str, *, labels: list[str] | None = None, document_root: Path | None = None,
-         title: str | None = None, repo: Path | None = None) -> PushResult:
+def push(
+    ref: str,
+    url: str,
+    token: str,
+    *,
+    labels: list[str] | None = None,
+    document_root: Path | None = None,
+    title: str | None = None,
+    repo: Path | None = None,
+) -> PushResult:
     ds, manifest, _ = vs.resolve_ref(ref, repo)
     classes = list(dict.fromkeys([*(labels or []), *manifest.all_classes()]))
     config = labelstudio.label_config(classes)
@@ -81,8 +89,10 @@ def push(ref: str, url: str, token: str, *, labels: list[str] | None = None, doc
     try:
         prefix = ds.dir.resolve().relative_to(root).as_posix()
     except ValueError:
-        raise UserError(f"{ds.dir} is not under Label Studio's document root {root} "
-                        "(LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT / --document-root)") from None
+        raise UserError(
+            f"{ds.dir} is not under Label Studio's document root {root} "
+            "(LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT / --document-root)"
+        ) from None
     tasks = labelstudio.tasks(manifest, ann.local_files_url("" if prefix == "." else prefix))
     if not tasks:
         raise UserError(f"dataset {manifest.name} has no image frames to label")
@@ -93,8 +103,14 @@ def push(ref: str, url: str, token: str, *, labels: list[str] | None = None, doc
             project=project.id, path=str(frames_dir), use_blob_urls=False, title=f"pitlane {manifest.name} frames"
         )
         client.projects.import_tasks(id=project.id, request=tasks, commit_to_project=True)
-    result = PushResult(project_id=int(project.id), url=f"{url.rstrip('/')}/projects/{project.id}", tasks=len(tasks),
-                        storage_id=getattr(storage, "id", None), dataset=manifest.name, version=manifest.version)
+    result = PushResult(
+        project_id=int(project.id),
+        url=f"{url.rstrip('/')}/projects/{project.id}",
+        tasks=len(tasks),
+        storage_id=getattr(storage, "id", None),
+        dataset=manifest.name,
+        version=manifest.version,
+    )
     state = _state_file(ds.root, manifest.name)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(result.model_dump_json(indent=1))
@@ -116,8 +132,9 @@ def export_json(url: str, token: str, project_id: int) -> list[dict[str, Any]]:
     return doc
 
 
-def pull(name: str, url: str, token: str, *, project_id: int | None = None,
-         repo: Path | None = None) -> tuple[mf.Manifest, vs.VersionInfo, int]:
+def pull(
+    name: str, url: str, token: str, *, project_id: int | None = None, repo: Path | None = None
+) -> tuple[mf.Manifest, vs.VersionInfo, int]:
     ds = vs.locate(name, repo)
     if project_id is None:
         state = _state_file(ds.root, name)

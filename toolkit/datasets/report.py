@@ -66,8 +66,17 @@ def list_datasets(repo: Path | None = None) -> list[DatasetListing]:
     out = []
     for name, infos in sorted(by_name.items()):
         last = infos[-1]
-        out.append(DatasetListing(name=name, versions=len(infos), latest=last.tag, frames=last.frames,
-                                  path=last.path, digest=last.digest, date=last.date))
+        out.append(
+            DatasetListing(
+                name=name,
+                versions=len(infos),
+                latest=last.tag,
+                frames=last.frames,
+                path=last.path,
+                digest=last.digest,
+                date=last.date,
+            )
+        )
     return out
 
 
@@ -113,19 +122,26 @@ def _frame_changes(frame: mf.Frame, before: list[mf.Label], after: list[mf.Label
     for lab in list(new):  # same class, overlapping box: moved/resized
         if lab.bbox is None:
             continue
-        best = max((o for o in old if o.label == lab.label and o.bbox is not None),
-                   key=lambda o: _iou(o.bbox, lab.bbox) if o.bbox and lab.bbox else 0.0, default=None)
+        best = max(
+            (o for o in old if o.label == lab.label and o.bbox is not None),
+            key=lambda o: _iou(o.bbox, lab.bbox) if o.bbox and lab.bbox else 0.0,
+            default=None,
+        )
         if best is not None and best.bbox is not None and _iou(best.bbox, lab.bbox) >= CHANGE_IOU:
-            changes.append(LabelChange(frame=frame.id, path=frame.path, kind="changed", label=lab.label,
-                                       before=best, after=lab))
+            changes.append(
+                LabelChange(frame=frame.id, path=frame.path, kind="changed", label=lab.label, before=best, after=lab)
+            )
             old.remove(best)
             new.remove(lab)
     for lab in list(new):  # same box, other class: relabelled
-        match = next((o for o in old if o.bbox is not None and lab.bbox is not None
-                      and o.bbox.rounded() == lab.bbox.rounded()), None)
+        match = next(
+            (o for o in old if o.bbox is not None and lab.bbox is not None and o.bbox.rounded() == lab.bbox.rounded()),
+            None,
+        )
         if match is not None:
-            changes.append(LabelChange(frame=frame.id, path=frame.path, kind="changed", label=lab.label,
-                                       before=match, after=lab))
+            changes.append(
+                LabelChange(frame=frame.id, path=frame.path, kind="changed", label=lab.label, before=match, after=lab)
+            )
             old.remove(match)
             new.remove(lab)
     changes += [LabelChange(frame=frame.id, path=frame.path, kind="removed", label=o.label, before=o) for o in old]
@@ -136,8 +152,9 @@ def _frame_changes(frame: mf.Frame, before: list[mf.Label], after: list[mf.Label
 def diff(a: mf.Manifest, b: mf.Manifest, a_name: str, b_name: str) -> DatasetDiff:
     """Human-label changes from ``a`` to ``b`` (predictions are not labels and are not diffed)."""
     fa, fb = a.frame_index(), b.frame_index()
-    result = DatasetDiff(a=a_name, b=b_name,
-                         frames_added=sorted(set(fb) - set(fa)), frames_removed=sorted(set(fa) - set(fb)))
+    result = DatasetDiff(
+        a=a_name, b=b_name, frames_added=sorted(set(fb) - set(fa)), frames_removed=sorted(set(fa) - set(fb))
+    )
     for fid, frame_b in fb.items():
         before = fa[fid].labels if fid in fa else []
         result.changes += _frame_changes(frame_b, before, frame_b.labels)

@@ -139,8 +139,9 @@ def read_manifest_at(root: Path, info: VersionInfo) -> mf.Manifest:
     return mf.loads(data, info.tag)
 
 
-def commit_version(root: Path, dataset_dir: Path, manifest: mf.Manifest, action: str,
-                   frames_changed: bool = True) -> VersionInfo:
+def commit_version(
+    root: Path, dataset_dir: Path, manifest: mf.Manifest, action: str, frames_changed: bool = True
+) -> VersionInfo:
     """Write the manifest as version N+1: dvc add frames/ (when they changed), commit, tag NAME@vN."""
     previous = latest_version(root, manifest.name)
     manifest.version = (previous.version if previous else 0) + 1
@@ -212,6 +213,7 @@ def version_dataset(name: str, repo: Path | None = None) -> VersionInfo | None:
     if latest is not None and mf.digest_bytes(data) == latest.digest:
         return None
     manifest = mf.loads(data, str(ds.dir / mf.MANIFEST_FILE))
-    manifest.lineage.append(mf.LineageEntry(action="edit", at=mf.now_iso(),
-                                            detail={"from": latest.tag if latest else None}))
+    manifest.lineage.append(
+        mf.LineageEntry(action="edit", at=mf.now_iso(), detail={"from": latest.tag if latest else None})
+    )
     return commit_version(ds.root, ds.dir, manifest, "edit", frames_changed=True)

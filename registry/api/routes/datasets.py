@@ -73,8 +73,10 @@ def _load(repo: Path, name: str, version: int | None) -> tuple[vs.VersionInfo, l
 
 
 def _versions(history: list[vs.VersionInfo]) -> list[VersionOut]:
-    return [VersionOut(tag=v.tag, version=v.version, commit=v.commit, digest=v.digest, frames=v.frames,
-                       date=v.date) for v in history]
+    return [
+        VersionOut(tag=v.tag, version=v.version, commit=v.commit, digest=v.digest, frames=v.frames, date=v.date)
+        for v in history
+    ]
 
 
 @router.get("", response_model=list[DatasetListing], summary="Datasets and their latest versions")
@@ -85,8 +87,9 @@ def api_list(repo: RepoDep) -> list[DatasetListing]:
 @router.get("/{name}", response_model=DatasetOut, summary="A dataset version: stats, versions, lineage")
 def api_get(repo: RepoDep, name: str, version: Annotated[int | None, Query(ge=1)] = None) -> DatasetOut:
     info, history, manifest = _load(repo, name, version)
-    return DatasetOut(name=name, path=info.path, versions=_versions(history), stats=stats(manifest),
-                      lineage=manifest.lineage)
+    return DatasetOut(
+        name=name, path=info.path, versions=_versions(history), stats=stats(manifest), lineage=manifest.lineage
+    )
 
 
 @router.get("/{name}/manifest", response_model=mf.Manifest, summary="The full manifest of a version")
@@ -107,16 +110,22 @@ def thumbnail(repo: Path, name: str, frame_id: str, version: int | None, size: i
 
 
 @router.get("/{name}/frames/{frame_id}/thumbnail", summary="A frame preview (PNG; point clouds top-down)")
-def api_thumbnail(repo: RepoDep, name: str, frame_id: str, version: Annotated[int | None, Query(ge=1)] = None,
-                  size: Annotated[int, Query(ge=16, le=1024)] = THUMB) -> Response:
+def api_thumbnail(
+    repo: RepoDep,
+    name: str,
+    frame_id: str,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    size: Annotated[int, Query(ge=16, le=1024)] = THUMB,
+) -> Response:
     return thumbnail(repo, name, frame_id, version, size)
 
 
 # --- pages ---------------------------------------------------------------------
 @pages.get("/datasets", response_class=HTMLResponse)
 def list_page(request: Request, repo: RepoDep) -> Response:
-    return templates.TemplateResponse(request, "dataset_list.html",
-                                      {"section": "datasets", "datasets": list_datasets(repo)})
+    return templates.TemplateResponse(
+        request, "dataset_list.html", {"section": "datasets", "datasets": list_datasets(repo)}
+    )
 
 
 def _boxes(frame: mf.Frame) -> list[dict[str, Any]]:
@@ -124,35 +133,70 @@ def _boxes(frame: mf.Frame) -> list[dict[str, Any]]:
     for kind, labels in (("label", frame.labels), ("prediction", frame.predictions)):
         for lab in labels:
             if lab.bbox is not None:
-                out.append({"kind": kind, "label": lab.label, "score": lab.score, "x": lab.bbox.x, "y": lab.bbox.y,
-                            "w": lab.bbox.w, "h": lab.bbox.h})
+                out.append(
+                    {
+                        "kind": kind,
+                        "label": lab.label,
+                        "score": lab.score,
+                        "x": lab.bbox.x,
+                        "y": lab.bbox.y,
+                        "w": lab.bbox.w,
+                        "h": lab.bbox.h,
+                    }
+                )
     return out
 
 
 @pages.get("/datasets/{name}", response_class=HTMLResponse)
 def dataset_page(
-    request: Request, repo: RepoDep, name: str,
+    request: Request,
+    repo: RepoDep,
+    name: str,
     version: Annotated[int | None, Query(ge=1)] = None,
-    split: str = "", topic: str = "", label: str = "",
+    split: str = "",
+    topic: str = "",
+    label: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     info, history, manifest = _load(repo, name, version)
-    frames = [f for f in manifest.frames
-              if (not split or f.split == split) and (not topic or f.topic == topic)
-              and (not label or any(lab.label == label for lab in (*f.labels, *f.predictions)))]
+    frames = [
+        f
+        for f in manifest.frames
+        if (not split or f.split == split)
+        and (not topic or f.topic == topic)
+        and (not label or any(lab.label == label for lab in (*f.labels, *f.predictions)))
+    ]
     pages_total = max(1, -(-len(frames) // PAGE_SIZE))
-    shown = frames[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    grid = [{"frame": f, "boxes": _boxes(f),
-             "tags": [lab.label for lab in (*f.labels, *f.predictions) if lab.bbox is None]} for f in shown]
+    shown = frames[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    grid = [
+        {"frame": f, "boxes": _boxes(f), "tags": [lab.label for lab in (*f.labels, *f.predictions) if lab.bbox is None]}
+        for f in shown
+    ]
     context = {
-        "section": "datasets", "name": name, "info": info, "history": history, "manifest": manifest,
-        "stats": stats(manifest), "grid": grid, "matching": len(frames), "page": page, "pages_total": pages_total,
-        "split": split, "topic": topic, "label": label, "thumb": THUMB,
+        "section": "datasets",
+        "name": name,
+        "info": info,
+        "history": history,
+        "manifest": manifest,
+        "stats": stats(manifest),
+        "grid": grid,
+        "matching": len(frames),
+        "page": page,
+        "pages_total": pages_total,
+        "split": split,
+        "topic": topic,
+        "label": label,
+        "thumb": THUMB,
     }
     return templates.TemplateResponse(request, "dataset_page.html", context)
 
 
 @pages.get("/datasets/{name}/frames/{frame_id}/thumbnail.png")
-def page_thumbnail(repo: RepoDep, name: str, frame_id: str, version: Annotated[int | None, Query(ge=1)] = None,
-                   size: Annotated[int, Query(ge=16, le=1024)] = THUMB) -> Response:
+def page_thumbnail(
+    repo: RepoDep,
+    name: str,
+    frame_id: str,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    size: Annotated[int, Query(ge=16, le=1024)] = THUMB,
+) -> Response:
     return thumbnail(repo, name, frame_id, version, size)

@@ -32,8 +32,12 @@ def export(manifest: Manifest, out: Path) -> int:
     meta = ET.SubElement(root, "meta")
     task = ET.SubElement(meta, "task")
     images = manifest.image_frames()
-    for tag, text in (("id", "0"), ("name", f"{manifest.name}@v{manifest.version}"), ("size", str(len(images))),
-                      ("mode", "annotation")):
+    for tag, text in (
+        ("id", "0"),
+        ("name", f"{manifest.name}@v{manifest.version}"),
+        ("size", str(len(images))),
+        ("mode", "annotation"),
+    ):
         ET.SubElement(task, tag).text = text
     labels_el = ET.SubElement(task, "labels")
     for i, name in enumerate(manifest.all_classes()):
@@ -55,9 +59,15 @@ def export(manifest: Manifest, out: Path) -> int:
     ET.SubElement(meta, "dumped").text = now_iso()
     for idx, frame in enumerate(images):
         img = ET.SubElement(
-            root, "image",
-            {"id": str(idx), "name": frame.path, "width": str(frame.width), "height": str(frame.height),
-             "subset": frame.split},
+            root,
+            "image",
+            {
+                "id": str(idx),
+                "name": frame.path,
+                "width": str(frame.width),
+                "height": str(frame.height),
+                "subset": frame.split,
+            },
         )
         for label in frame.labels:
             _shape(img, label, prediction=False)
@@ -76,9 +86,18 @@ def _shape(img: ET.Element, lab: Label, *, prediction: bool) -> None:
     else:
         b = lab.bbox
         el = ET.SubElement(
-            img, "box",
-            {"label": lab.label, "source": source, "occluded": "0", "xtl": _num(b.x), "ytl": _num(b.y),
-             "xbr": _num(b.x + b.w), "ybr": _num(b.y + b.h), "z_order": "0"},
+            img,
+            "box",
+            {
+                "label": lab.label,
+                "source": source,
+                "occluded": "0",
+                "xtl": _num(b.x),
+                "ytl": _num(b.y),
+                "xbr": _num(b.x + b.w),
+                "ybr": _num(b.y + b.h),
+                "z_order": "0",
+            },
         )
     if prediction:
         ET.SubElement(el, "attribute", {"name": "score"}).text = _num(lab.score if lab.score is not None else 0.0)

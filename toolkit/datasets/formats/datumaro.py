@@ -37,10 +37,18 @@ def export(manifest: Manifest, out: Path) -> int:
         for lab, pred in [(lab, False) for lab in frame.labels] + [(lab, True) for lab in frame.predictions]:
             attributes: dict[str, Any] = {}
             if pred:
-                attributes = {"score": lab.score if lab.score is not None else 0.0, "prediction": True,
-                              "model": lab.source}
-            ann: dict[str, Any] = {"id": len(anns), "type": "bbox" if lab.bbox else "label",
-                                   "attributes": attributes, "group": 0, "label_id": index[lab.label]}
+                attributes = {
+                    "score": lab.score if lab.score is not None else 0.0,
+                    "prediction": True,
+                    "model": lab.source,
+                }
+            ann: dict[str, Any] = {
+                "id": len(anns),
+                "type": "bbox" if lab.bbox else "label",
+                "attributes": attributes,
+                "group": 0,
+                "label_id": index[lab.label],
+            }
             if lab.bbox:
                 ann["z_order"] = 0
                 ann["bbox"] = [lab.bbox.x, lab.bbox.y, lab.bbox.w, lab.bbox.h]
@@ -56,9 +64,13 @@ def export(manifest: Manifest, out: Path) -> int:
     ann_dir = out / "annotations"
     ann_dir.mkdir(parents=True, exist_ok=True)
     for subset, items in sorted(subsets.items()):
-        doc = {"dm_format_version": FORMAT_VERSION, "media_type": MEDIA_TYPE_IMAGE,
-               "infos": {"dataset": manifest.name, "version": manifest.version},
-               "categories": categories, "items": items}
+        doc = {
+            "dm_format_version": FORMAT_VERSION,
+            "media_type": MEDIA_TYPE_IMAGE,
+            "infos": {"dataset": manifest.name, "version": manifest.version},
+            "categories": categories,
+            "items": items,
+        }
         (ann_dir / f"{subset}.json").write_text(json.dumps(doc, indent=1) + "\n")
     return len(images)
 
@@ -88,8 +100,11 @@ def _item(item: dict[str, Any], labels: list[str], problems: list[str]) -> Impor
     image = item.get("image") or item.get("media") or {}
     size = image.get("size") or [None, None]
     entry = ImportedImage(
-        name=str(image.get("path", item.get("id", ""))), frame_id=str(item.get("id", "")),
-        height=size[0], width=size[1], predictions=[],
+        name=str(image.get("path", item.get("id", ""))),
+        frame_id=str(item.get("id", "")),
+        height=size[0],
+        width=size[1],
+        predictions=[],
     )
     for ann in item.get("annotations", []):
         kind = ann.get("type")
@@ -108,8 +123,12 @@ def _item(item: dict[str, Any], labels: list[str], problems: list[str]) -> Impor
         if attrs.get("prediction") or ("score" in attrs and "model" in attrs):
             assert entry.predictions is not None
             entry.predictions.append(
-                Label(label=labels[label_id], bbox=bbox, score=float(attrs.get("score", 0.0)),
-                      source=str(attrs.get("model") or "datumaro"))
+                Label(
+                    label=labels[label_id],
+                    bbox=bbox,
+                    score=float(attrs.get("score", 0.0)),
+                    source=str(attrs.get("model") or "datumaro"),
+                )
             )
         else:
             entry.labels.append(Label(label=labels[label_id], bbox=bbox, source="datumaro"))

@@ -41,16 +41,32 @@ def label_config(classes: list[str]) -> str:
 
 def _result(lab: Label, frame: Frame, idx: str, with_score: bool) -> dict[str, Any]:
     if lab.bbox is None:
-        out: dict[str, Any] = {"id": idx, "from_name": TAG_CONTROL, "to_name": IMAGE_OBJECT, "type": "choices",
-                               "value": {"choices": [lab.label]}}
+        out: dict[str, Any] = {
+            "id": idx,
+            "from_name": TAG_CONTROL,
+            "to_name": IMAGE_OBJECT,
+            "type": "choices",
+            "value": {"choices": [lab.label]},
+        }
     else:
         w, h = frame.width or 1, frame.height or 1
         b = lab.bbox
         out = {
-            "id": idx, "from_name": BOX_CONTROL, "to_name": IMAGE_OBJECT, "type": "rectanglelabels",
-            "original_width": frame.width, "original_height": frame.height, "image_rotation": 0,
-            "value": {"x": b.x * 100 / w, "y": b.y * 100 / h, "width": b.w * 100 / w, "height": b.h * 100 / h,
-                      "rotation": 0, "rectanglelabels": [lab.label]},
+            "id": idx,
+            "from_name": BOX_CONTROL,
+            "to_name": IMAGE_OBJECT,
+            "type": "rectanglelabels",
+            "original_width": frame.width,
+            "original_height": frame.height,
+            "image_rotation": 0,
+            "value": {
+                "x": b.x * 100 / w,
+                "y": b.y * 100 / h,
+                "width": b.w * 100 / w,
+                "height": b.h * 100 / h,
+                "rotation": 0,
+                "rectanglelabels": [lab.label],
+            },
         }
     if with_score and lab.score is not None:
         out["score"] = lab.score
@@ -62,8 +78,13 @@ def tasks(manifest: Manifest, image_url: Callable[[Frame], str]) -> list[dict[st
     out: list[dict[str, Any]] = []
     for frame in manifest.image_frames():
         task: dict[str, Any] = {
-            "data": {IMAGE_OBJECT: image_url(frame), "pitlane_frame": frame.id, "pitlane_path": frame.path,
-                     "topic": frame.topic, "split": frame.split},
+            "data": {
+                IMAGE_OBJECT: image_url(frame),
+                "pitlane_frame": frame.id,
+                "pitlane_path": frame.path,
+                "topic": frame.topic,
+                "split": frame.split,
+            },
         }
         by_model: dict[str, list[Label]] = {}
         for lab in frame.predictions:
@@ -92,8 +113,14 @@ def export(manifest: Manifest, out: Path, image_url: Callable[[Frame], str]) -> 
     return len(data)
 
 
-def _labels(results: list[dict[str, Any]], size: tuple[int, int] | None, source: str,
-            default_score: float | None, problems: list[str], where: str) -> list[Label]:
+def _labels(
+    results: list[dict[str, Any]],
+    size: tuple[int, int] | None,
+    source: str,
+    default_score: float | None,
+    problems: list[str],
+    where: str,
+) -> list[Label]:
     labels: list[Label] = []
     for res in results:
         kind = res.get("type")
@@ -113,10 +140,12 @@ def _labels(results: list[dict[str, Any]], size: tuple[int, int] | None, source:
         if value.get("rotation"):
             problems.append(f"{where}: rotated boxes are not supported")
             continue
-        bbox = BBox(x=value["x"] * w / 100, y=value["y"] * h / 100,
-                    w=value["width"] * w / 100, h=value["height"] * h / 100)
-        labels.extend(Label(label=name, bbox=bbox, score=score, source=source)
-                      for name in value.get("rectanglelabels", []))
+        bbox = BBox(
+            x=value["x"] * w / 100, y=value["y"] * h / 100, w=value["width"] * w / 100, h=value["height"] * h / 100
+        )
+        labels.extend(
+            Label(label=name, bbox=bbox, score=score, source=source) for name in value.get("rectanglelabels", [])
+        )
     return labels
 
 
