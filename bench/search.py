@@ -258,6 +258,10 @@ def main() -> None:
     if not args.skip_ingest:
         result["ingest"] = bench_ingest(args.bags)
         print(json.dumps(result["ingest"], indent=2))
+    elif RESULTS.exists():  # keep the last ingest numbers when only search was re-measured
+        previous = json.loads(RESULTS.read_text())
+        if "ingest" in previous:
+            result["ingest"] = previous["ingest"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS}")

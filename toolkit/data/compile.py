@@ -344,13 +344,15 @@ _fts = table(FTS_TABLE, column("bag_id"), column("body"))
 
 def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     needle = t.text.lower()
-    if ctx.fts and len(needle) >= 3:
-        # A trigram phrase query is a substring match served by the FTS index.
-        phrase = '"' + needle.replace('"', '""') + '"'
-        sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
-        _set_term(sub, ctx)  # always a set: the FTS table cannot be probed by bag id
-        return bags.c.id.in_(sub)
-    return bags.c.search_text.like("%" + like_escape(needle) + "%", escape="\\")
+    like = bags.c.search_text.like("%" + like_escape(needle) + "%", escape="\\")
+    if not ctx.fts or len(needle) < 3:
+        return like
+    # A trigram phrase query is a substring match served by the FTS index: worth it when this
+    # term drives the lookup; checking candidates found otherwise is cheaper with LIKE.
+    phrase = '"' + needle.replace('"', '""') + '"'
+    sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
+    i = _set_term(sub, ctx)
+    return bags.c.id.in_(sub) if ctx.driver == i and not ctx.correlated else like
 
 
 def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
