@@ -12,6 +12,7 @@ registry restart. A retry is the next attempt of the same run with
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -128,7 +129,9 @@ def _job(run: Run, resources: JobResources, resume: bool) -> JobSpec:
     argv = [pitlane_exe(), "run", *[a for o in run.overrides for a in ("-S", o)]]
     if resume:
         argv.append("--resume")
-    return JobSpec(run.id, Path(run.workdir), argv, {"PITLANE_RUN_ID": str(run.id)}, resources)
+    # The job finds dvc and pitlane next to the registry's interpreter first (same install on every node).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return JobSpec(run.id, Path(run.workdir), argv, {"PITLANE_RUN_ID": str(run.id), "PATH": path}, resources)
 
 
 def start_run(
