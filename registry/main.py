@@ -63,6 +63,7 @@ def create_app(
 
     public = APIRouter(prefix=API_PREFIX)
     public.include_router(health.router)
+    public.include_router(packages.resolve_router)  # authenticates inline (hot path)
     public.include_router(webhooks.router)  # authenticated by its HMAC signature, not a token
     app.include_router(public)
 

@@ -59,6 +59,11 @@ def has_credentials(request: Request) -> bool:
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:
+    return principal_from_request(request, session)
+
+
+def principal_from_request(request: Request, session: Session) -> Principal:
+    """The caller: bearer token or session cookie; the local user only in embedded mode."""
     token = bearer_token(request)
     if token is not None:
         return authenticate(session, token)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.config import DEFAULT_PROTECTED_CHANNELS
 from registry.core.security import ROLE_ACTIONS, Action, Principal, Role, parse_role
@@ -179,7 +180,7 @@ def list_members(session: Session, actor: Principal, project: Project) -> list[M
     members = list(session.execute(stmt).scalars())
     users = {u.id: u for u in session.execute(select(User).where(User.id.in_([m.user_id for m in members]))).scalars()}
     for m in members:
-        m.user = users[m.user_id]
+        set_committed_value(m, "user", users[m.user_id])
     return members
 
 
@@ -197,7 +198,7 @@ def grant_role(session: Session, actor: Principal, project: Project, user_name: 
     else:
         existing.role = new_role.value
     session.flush()
-    existing.user = user
+    set_committed_value(existing, "user", user)
     record_audit(
         session, actor.actor, "access.grant", f"project:{project.name}/user:{user.name}", before,
         {"role": new_role.value},
@@ -306,7 +307,8 @@ def grant_package(
     else:
         grant.role = new_role.value
     session.flush()
-    grant.user, grant.grantee_project = user, project
+    set_committed_value(grant, "user", user)
+    set_committed_value(grant, "grantee_project", project)
     record_audit(session, actor.actor, "package.grant", _grant_target(package, user, project), before,
                  {"role": new_role.value})
     return grant

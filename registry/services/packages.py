@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import semver
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.security import Action, Principal, Role
 from registry.models import Channel, Package, PackageFile, PackageVersion, Project, utcnow
@@ -32,7 +33,7 @@ from registry.services.access import (
     visible_project_ids,
 )
 from registry.services.audit import record_audit
-from toolkit.errors import ConflictError, NotFoundError, UserError
+from toolkit.errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9_.+=-][A-Za-z0-9_.+=:~-]{0,199}$")
 REF_RE = re.compile(r"^(?:(?P<project>[^/@#]+)/)?(?P<name>[^/@#]+)(?P<sep>[@#])(?P<ref>[^/@#]+)$")
@@ -181,7 +182,7 @@ def create_package(session: Session, actor: Principal, project_name: str, name: 
         if winner is None:
             raise
         return winner, False
-    package.project = project
+    set_committed_value(package, "project", project)
     record_audit(session, actor.actor, "package.create", f"package:{project.name}/{name}", None,
                  {"description": description})
     return package, True
@@ -287,7 +288,7 @@ def publish_version(
             raise
         return settle(winner)
     session.refresh(row, ["files"])
-    row.package = pkg
+    set_committed_value(row, "package", pkg)
     record_audit(
         session, actor.actor, "version.publish", f"package:{project}/{package}@{version}", None,
         {"content_hash": digest, "commit": commit, "tag": tag, "files": len(clean)},
@@ -300,7 +301,7 @@ def list_versions(session: Session, actor: Principal, package: Package) -> list[
     rows = session.execute(select(PackageVersion).where(PackageVersion.package_id == package.id)).scalars()
     result = sort_versions(list(rows))
     for v in result:
-        v.package = package
+        set_committed_value(v, "package", package)
     return result
 
 
@@ -309,7 +310,7 @@ def get_version(session: Session, actor: Principal, package: Package, version: s
     row = _find_version(session, package, version)
     if row is None:
         raise NotFoundError(f"version {package.name}@{version} not found")
-    row.package = package
+    set_committed_value(row, "package", package)
     return row
 
 
@@ -394,33 +395,42 @@ def resolve(session: Session, actor: Principal, ref: str | Ref) -> PackageVersio
     resolve (reproducibility) and say so in the answer.
     """
     r = parse_ref(ref) if isinstance(ref, str) else ref
-    version_match = PackageVersion.version == r.ref
-    channel_match = PackageVersion.id == Channel.version_id
-    stmt = (
-        select(PackageVersion, Package, case((version_match, 0), else_=1).label("prio"))
+    # One statement, two index lookups: the exact version (uq_package_version) and the channel (uq_channel).
+    by_version = (
+        select(PackageVersion.id)
         .join(Package, Package.id == PackageVersion.package_id)
-        .outerjoin(Channel, (Channel.package_id == Package.id) & (Channel.name == r.ref))
-        .where(Package.name == r.name)
-        .where(channel_match if r.kind == "#" else or_(version_match, channel_match))
-        .order_by("prio")
+        .where(Package.name == r.name, PackageVersion.version == r.ref)
+    )
+    by_channel = (
+        select(Channel.version_id)
+        .join(Package, Package.id == Channel.package_id)
+        .where(Package.name == r.name, Channel.name == r.ref)
+    )
+    candidates = by_channel if r.kind == "#" else by_version.union_all(by_channel)
+    stmt = (
+        select(PackageVersion, Package)
+        .join(Package, Package.id == PackageVersion.package_id)
+        .where(PackageVersion.id.in_(candidates))
     )
     if r.project:
         stmt = stmt.join(Project, Project.id == Package.project_id).where(Project.name == r.project)
-    rows = session.execute(stmt).all()
+    rows = sorted(session.execute(stmt).all(), key=lambda row: row[0].version != r.ref or r.kind == "#")
     visible: list[tuple[PackageVersion, Package]] = []
     seen: set[int] = set()
-    for v, p, _prio in rows:
+    for v, p in rows:
         if p.id in seen:
             continue  # a lower-priority (channel) match of a package already chosen
         seen.add(p.id)
-        if package_role(session, actor, p) is not None:
+        # Members of the package's project see it without a grant lookup (the hot path).
+        if actor.role_in(p.project_id) is not None or package_role(session, actor, p) is not None:
             visible.append((v, p))
     if not visible:
         raise NotFoundError(f"{r} not found")
-    if len({p.id for _, p in visible}) > 1:
+    if len(visible) > 1:
         projects = ", ".join(sorted(p.project.name for _, p in visible))
         raise UserError(f"{r.name!r} exists in several projects ({projects}): write PROJECT/{r}")
     version, package = visible[0]
-    authorize_package(session, actor, package, Action.packages_read)
-    version.package = package
+    if not actor.scope_allows(Action.packages_read):
+        raise PermissionDeniedError(f"{actor.name} may not packages:read on package {package.name!r}")
+    set_committed_value(version, "package", package)
     return version

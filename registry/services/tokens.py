@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.security import Action, Principal, new_token, parse_scopes, token_matches, token_prefix
 from registry.models import ApiToken, Project, User, utcnow
@@ -48,7 +49,8 @@ def _insert(
     )
     session.add(row)
     session.flush()
-    row.user, row.project = user, project
+    set_committed_value(row, "user", user)
+    set_committed_value(row, "project", project)
     return NewToken(token, row)
 
 
