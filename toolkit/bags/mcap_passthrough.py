@@ -117,18 +117,35 @@ def _write(
     counts: Counter[int] = Counter()
     indexes: list[ChunkIndex] = []
     times: list[int] = []
+    run: list[ChunkIndex] = []  # whole chunks whose records are contiguous: copied in one call
+
+    def flush_run() -> None:
+        if run:
+            for index in _copy_chunks(src_fd, run, out, counts):
+                indexes.append(index)
+                times.extend((index.message_start_time, index.message_end_time))
+            run.clear()
+
     for chunk in sorted(summary.chunk_indexes, key=lambda c: c.chunk_start_offset):
         in_chunk = set(chunk.message_index_offsets)
         if chunk.message_end_time < lo or chunk.message_start_time > hi or not (in_chunk & channel_ids):
             continue
-        index: ChunkIndex | None
         if lo <= chunk.message_start_time and chunk.message_end_time <= hi and in_chunk <= channel_ids:
-            index = _copy_chunk(src_fd, chunk, out, counts)
-        else:
-            index = _rebuild_chunk(f, chunk, channel_ids, lo, hi, out, counts)
-        if index is not None:
-            indexes.append(index)
-            times += [index.message_start_time, index.message_end_time]
+            if not _contiguous(chunk):
+                flush_run()
+                run.append(chunk)
+                flush_run()
+            else:
+                if run and _region(run[-1])[1] != chunk.chunk_start_offset:
+                    flush_run()
+                run.append(chunk)
+            continue
+        flush_run()
+        rebuilt = _rebuild_chunk(f, chunk, channel_ids, lo, hi, out, counts)
+        if rebuilt is not None:
+            indexes.append(rebuilt)
+            times.extend((rebuilt.message_start_time, rebuilt.message_end_time))
+    flush_run()
 
     DataEnd(data_section_crc=0).write(out.builder)
     summary_start = out.tell()
@@ -166,12 +183,38 @@ def _write(
     return counts
 
 
-def _copy_chunk(src_fd: int, chunk: ChunkIndex, out: _Out, counts: Counter[int]) -> ChunkIndex:
+def _region(chunk: ChunkIndex) -> tuple[int, int]:
+    """[start, end) of a chunk record and its message-index records."""
+    index_start = min(chunk.message_index_offsets.values())
+    return chunk.chunk_start_offset, index_start + chunk.message_index_length
+
+
+def _contiguous(chunk: ChunkIndex) -> bool:
+    """True when the message indexes directly follow the chunk (as every writer lays them out)."""
+    return min(chunk.message_index_offsets.values()) == chunk.chunk_start_offset + chunk.chunk_length
+
+
+def _copy_chunks(src_fd: int, run: list[ChunkIndex], out: _Out, counts: Counter[int]) -> list[ChunkIndex]:
+    """Copy whole chunks with their message indexes; contiguous ones in a single kernel copy."""
+    if len(run) == 1 and not _contiguous(run[0]):
+        return [_copy_split_chunk(src_fd, run[0], out, counts)]
+    start, end = _region(run[0])[0], _region(run[-1])[1]
+    base = out.tell()
+    out.copy_range(src_fd, start, end - start)
+    shift = base - start
+    return [_moved(chunk, shift, shift, src_fd, counts) for chunk in run]
+
+
+def _copy_split_chunk(src_fd: int, chunk: ChunkIndex, out: _Out, counts: Counter[int]) -> ChunkIndex:
     index_start = min(chunk.message_index_offsets.values())
     new_chunk_pos = out.tell()
     out.copy_range(src_fd, chunk.chunk_start_offset, chunk.chunk_length)
     new_index_pos = out.tell()
     out.copy_range(src_fd, index_start, chunk.message_index_length)
+    return _moved(chunk, new_chunk_pos - chunk.chunk_start_offset, new_index_pos - index_start, src_fd, counts)
+
+
+def _moved(chunk: ChunkIndex, chunk_shift: int, index_shift: int, src_fd: int, counts: Counter[int]) -> ChunkIndex:
     for cid, offset in chunk.message_index_offsets.items():
         # MessageIndex: opcode u8, length u64, channel u16, records_len u32, then 16 bytes per message.
         (records_len,) = struct.unpack("<I", os.pread(src_fd, 4, offset + 11))
@@ -179,11 +222,9 @@ def _copy_chunk(src_fd: int, chunk: ChunkIndex, out: _Out, counts: Counter[int])
     return ChunkIndex(
         message_start_time=chunk.message_start_time,
         message_end_time=chunk.message_end_time,
-        chunk_start_offset=new_chunk_pos,
+        chunk_start_offset=chunk.chunk_start_offset + chunk_shift,
         chunk_length=chunk.chunk_length,
-        message_index_offsets={
-            cid: new_index_pos + (off - index_start) for cid, off in chunk.message_index_offsets.items()
-        },
+        message_index_offsets={cid: off + index_shift for cid, off in chunk.message_index_offsets.items()},
         message_index_length=chunk.message_index_length,
         compression=chunk.compression,
         compressed_size=chunk.compressed_size,

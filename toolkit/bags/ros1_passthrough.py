@@ -32,6 +32,7 @@ from toolkit.bags.ros1_index import (
     OP_MSGDATA,
     ChunkInfo,
     Ros1Index,
+    _Damaged,
     _decompress,
     _inner_records,
     _op,
@@ -126,18 +127,35 @@ def slice_ros1_chunks(src: Path, out: Path, conn_ids: set[int], lo: int, hi: int
         out_file = _Output(out)
         try:
             out_file.write(ROS1_MAGIC + _bag_header(0, 0, 0))
+            # Adjacent whole chunks are copied as one run: one copy_file_range for many chunks.
+            run: list[tuple[ChunkInfo, int]] = []
+
+            def flush_run() -> None:
+                if not run:
+                    return
+                start, end = run[0][0].pos, run[-1][1]
+                base = out_file.tell()
+                out_file.copy_range(fd, start, end - start)
+                for info, _end in run:
+                    out_file.chunk_infos.append(
+                        ChunkInfo(base + info.pos - start, info.start_ns, info.end_ns, dict(info.counts))
+                    )
+                    counts.update(info.counts)
+                run.clear()
+
             for chunk, region_end in zip(index.chunks, ends, strict=True):
                 if chunk.end_ns < lo or chunk.start_ns > hi or not (chunk.counts.keys() & conn_ids):
                     continue
                 inside = lo <= chunk.start_ns and chunk.end_ns <= hi and chunk.counts.keys() <= conn_ids
                 if inside and _only_chunk_and_index(fd, chunk.pos, region_end):
-                    new_pos = out_file.tell()
-                    out_file.copy_range(fd, chunk.pos, region_end - chunk.pos)
-                    out_file.chunk_infos.append(ChunkInfo(new_pos, chunk.start_ns, chunk.end_ns, dict(chunk.counts)))
-                    counts.update(chunk.counts)
+                    if run and run[-1][1] != chunk.pos:
+                        flush_run()
+                    run.append((chunk, region_end))
                 else:
+                    flush_run()
                     rebuilt = True
                     counts.update(_rebuild_chunk(fd, chunk, region_end, conn_ids, lo, hi, out_file))
+            flush_run()
             used = sorted(cid for cid in conn_ids if counts[cid])
             index_pos = out_file.tell()
             for cid in used:
@@ -169,15 +187,30 @@ def _read_record_header(fd: int, pos: int) -> tuple[dict[str, bytes], int, int]:
 
 def _only_chunk_and_index(fd: int, start: int, end: int) -> bool:
     """True when [start, end) holds one chunk record followed only by index-data records."""
-    pos, first = start, True
-    while pos < end:
-        fields, data_pos, dlen = _read_record_header(fd, pos)
-        op = _op(fields)
-        if op != (OP_CHUNK if first else OP_IDXDATA):
+    try:
+        return _chunk_then_index(fd, start, end)
+    except (_Damaged, struct.error):
+        return False  # not what a copy needs; the chunk is rebuilt from its records instead
+
+
+def _chunk_then_index(fd: int, start: int, end: int) -> bool:
+    fields, data_pos, dlen = _read_record_header(fd, start)
+    if _op(fields) != OP_CHUNK:
+        return False
+    tail_start = data_pos + dlen
+    if tail_start > end:
+        return False
+    tail = os.pread(fd, end - tail_start, tail_start)  # the index-data records: small, read at once
+    pos = 0
+    while pos < len(tail):
+        if pos + 4 > len(tail):
             return False
-        first = False
-        pos = data_pos + dlen
-    return pos == end
+        (hlen,) = _U32.unpack_from(tail, pos)
+        if pos + 8 + hlen > len(tail) or _op(parse_fields(tail[pos + 4 : pos + 4 + hlen])) != OP_IDXDATA:
+            return False
+        (dlen,) = _U32.unpack_from(tail, pos + 4 + hlen)
+        pos += 8 + hlen + dlen
+    return pos == len(tail)
 
 
 def _rebuild_chunk(
