@@ -49,6 +49,7 @@ def run_cmd(
     inputs: list[str] = typer.Option([], "--input", "-i", help="Workflow input KEY=VALUE (repeatable)."),
     env: list[str] = typer.Option([], "--env", help="Environment KEY=VALUE for every step (repeatable)."),
     secrets: list[str] = typer.Option([], "--secret", "-s", help="Secret KEY=VALUE, or KEY to read $KEY."),
+    variables: list[str] = typer.Option([], "--var", help="Configuration variable KEY=VALUE (the `vars` context)."),
     repos: list[str] = typer.Option([], "--repo", help="OWNER/REPO=PATH: where remote `uses:` resolve."),
     workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Repository to run in."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
@@ -65,6 +66,7 @@ def run_cmd(
         inputs=dict(_pairs(inputs, "--input")),
         env=_pairs(env, "--env"),
         secrets=_pairs(secrets, "--secret", from_env=True),
+        vars=_pairs(variables, "--var"),
         repos=repo_map,
         # Step output goes to stderr, so --json keeps stdout to one document.
         log=lambda line: output.err_console.print(line, markup=False, highlight=False),
