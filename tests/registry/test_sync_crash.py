@@ -30,7 +30,7 @@ from registry.services.remotes import register_remote
 from tests.release.experiment import copy_experiment
 from toolkit.release.release import release
 
-VERSIONS = 120
+VERSIONS = 60
 TRIALS = 5
 
 
@@ -97,7 +97,7 @@ def test_sigkill_at_random_moments_leaves_only_complete_versions(tmp_path: Path)
             break
         proc = subprocess.Popen([sys.executable, "-m", "registry.sync"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        target = before + rng.randint(1, 25)
+        target = before + rng.randint(1, 10)
         deadline = time.monotonic() + 120
         while proc.poll() is None and _settled(db_file) < target and time.monotonic() < deadline:
             time.sleep(rng.uniform(0.0, 0.02))
