@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolkit.bags import frames as fr
+from toolkit.config import get_settings
 from toolkit.datasets import manifest as mf
 from toolkit.datasets import versions as vs
-from toolkit.datasets.extract import DEFAULT_SPLIT, BagJob, BagResult, extract_bags
+from toolkit.datasets.extract import DEFAULT_SPLIT, BagJob, BagResult, extract_bags, ray_task_address
 from toolkit.errors import BagError, ConflictError, DatasetError, UserError
 
 
@@ -44,9 +45,12 @@ def create_dataset(
     classes: Sequence[str] = (),
     workers: int = 0,
     on_bag_done: Callable[[BagResult], None] | None = None,
+    ray_address: str | None = None,
 ) -> tuple[mf.Manifest, vs.VersionInfo, Path]:
     """Extract frames from ``bags`` into a new dataset directory and tag it ``NAME@v1``.
 
+    Bags are extracted in worker processes, or as Ray tasks when ``ray_address``
+    (default: PITLANE_RAY_ADDRESS, unless it is a Jobs dashboard URL) is set.
     Nothing is left behind on failure: the new directory is removed and no tag written.
     """
     vs.check_name(name)
@@ -76,7 +80,8 @@ def create_dataset(
     ]
     dataset_dir.mkdir(parents=True, exist_ok=True)
     try:
-        results = extract_bags(jobs, workers=workers, on_done=on_bag_done)
+        address = ray_task_address(ray_address or get_settings().ray_address)
+        results = extract_bags(jobs, workers=workers, on_done=on_bag_done, ray_address=address)
         manifest = _manifest(name, results, topics, every, lidar_format, split, classes)
         if not manifest.frames:
             reasons = "; ".join(f"{s.topic}: {s.reason} ({s.count})" for s in manifest.skipped)

@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -22,7 +22,7 @@ from typing import Any
 
 from toolkit.bags import frames as fr
 from toolkit.datasets.manifest import FRAMES_DIR, Calibration, Frame, Split
-from toolkit.errors import BagError, UserError
+from toolkit.errors import BagError, PitlaneError, UserError
 
 DEFAULT_SPLIT: tuple[float, float, float] = (0.8, 0.1, 0.1)
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|ms|s|m|min)?\s*$")
@@ -309,9 +309,14 @@ def extract_bag(job: BagJob) -> BagResult:
 
 
 def extract_bags(
-    jobs: Sequence[BagJob], workers: int = 0, on_done: Callable[[BagResult], None] | None = None
+    jobs: Sequence[BagJob],
+    workers: int = 0,
+    on_done: Callable[[BagResult], None] | None = None,
+    ray_address: str | None = None,
 ) -> list[BagResult]:
-    """Extract several bags, in parallel processes when there is more than one; results in job order."""
+    """Extract several bags in parallel (processes, or Ray tasks with ``ray_address``); results in job order."""
+    if ray_address:
+        return _extract_on_ray(jobs, ray_address, on_done)
     workers = workers or os.cpu_count() or 1
     results: dict[int, BagResult] = {}
     if len(jobs) <= 1 or workers <= 1:
@@ -322,10 +327,49 @@ def extract_bags(
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             futures = {pool.submit(extract_bag, job): i for i, job in enumerate(jobs)}
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 if on_done:
                     on_done(results[futures[fut]])
     return [results[i] for i in range(len(jobs))]
+
+
+def ray_task_address(address: str | None) -> str | None:
+    """PITLANE_RAY_ADDRESS as a Ray *task* address; the Jobs dashboard URL (http://...:8265) is not one."""
+    if not address or address.startswith(("http://", "https://")):
+        return None
+    return address
+
+
+def _extract_on_ray(
+    jobs: Sequence[BagJob], address: str, on_done: Callable[[BagResult], None] | None
+) -> list[BagResult]:
+    """One Ray task per bag: the same function as the process pool; the dataset dir must be shared storage."""
+    import ray
+    from ray.exceptions import RayTaskError
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(extract_bag)
+        refs = [task.remote(job) for job in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: dict[int, BagResult] = {}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                result = ray.get(done[0])
+            except RayTaskError as exc:
+                cause = exc.cause
+                if isinstance(cause, PitlaneError):
+                    raise cause from None  # the one-line error the worker raised, not Ray's traceback
+                raise
+            results[index[done[0]]] = result
+            if on_done:
+                on_done(result)
+        return [results[i] for i in range(len(jobs))]
+    finally:
+        if started:
+            ray.shutdown()
