@@ -85,8 +85,9 @@ async def _closed_loop(host: str, port: int, raw: bytes, clients: int, seconds: 
     return latencies, errors
 
 
-async def _open_loop(host: str, port: int, raw: bytes, rate: float, seconds: float,
-                     conns: int) -> tuple[list[float], int]:
+async def _open_loop(
+    host: str, port: int, raw: bytes, rate: float, seconds: float, conns: int
+) -> tuple[list[float], int]:
     """Send at a fixed rate; latency runs from the scheduled time (no coordinated omission)."""
     latencies: list[float] = []
     errors = 0
@@ -116,8 +117,9 @@ async def _open_loop(host: str, port: int, raw: bytes, rate: float, seconds: flo
     return latencies, errors
 
 
-def _generator(kind: str, host: str, port: int, raw: bytes, share: float, seconds: float, conns: int,
-               queue: Any) -> None:
+def _generator(
+    kind: str, host: str, port: int, raw: bytes, share: float, seconds: float, conns: int, queue: Any
+) -> None:
     t_cpu = time.process_time()
     t0 = time.perf_counter()
     if kind == "closed":
@@ -159,12 +161,25 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def load(kind: str, url_path: str, headers: dict[str, str], port: int, server_pid: int, *, procs: int,
-         clients: int = 16, rate: float = 100.0, seconds: float) -> dict[str, Any]:
+def load(
+    kind: str,
+    url_path: str,
+    headers: dict[str, str],
+    port: int,
+    server_pid: int,
+    *,
+    procs: int,
+    clients: int = 16,
+    rate: float = 100.0,
+    seconds: float,
+) -> dict[str, Any]:
     """Run one load phase with ``procs`` generator processes; summarize latency, throughput and CPU."""
     host = "127.0.0.1"
-    raw = (f"GET {url_path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-           + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+    raw = (
+        f"GET {url_path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    ).encode()
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     if kind == "closed":
@@ -176,8 +191,7 @@ def load(kind: str, url_path: str, headers: dict[str, str], port: int, server_pi
     server_pids = _tree(server_pid)
     cpu0 = _proc_cpu(server_pids)
     t0 = time.perf_counter()
-    workers = [ctx.Process(target=_generator, args=(kind, host, port, raw, s, seconds, conns, queue))
-               for s in shares]
+    workers = [ctx.Process(target=_generator, args=(kind, host, port, raw, s, seconds, conns, queue)) for s in shares]
     for w in workers:
         w.start()
     parts = [queue.get() for _ in workers]
@@ -260,15 +274,37 @@ def seed_pitlane(db_url: str, versions: int) -> str:
         rows = []
         for i in range(versions):
             files = [svc.FileSpec("model.pt", hashlib.md5(str(i).encode()).hexdigest(), 1000 + i, "")]
-            rows.append({"package_id": pkg.id, "version": f"v1.{i // 100}.{i % 100}",
-                         "content_hash": svc.content_hash(files, None), "manifest": {}, "created_at": now,
-                         "created_by": "bench", "commit": None, "tag": None})
+            rows.append(
+                {
+                    "package_id": pkg.id,
+                    "version": f"v1.{i // 100}.{i % 100}",
+                    "content_hash": svc.content_hash(files, None),
+                    "manifest": {},
+                    "created_at": now,
+                    "created_by": "bench",
+                    "commit": None,
+                    "tag": None,
+                }
+            )
         s.execute(insert(PackageVersion), rows)
-        ids = dict(s.execute(select(PackageVersion.version, PackageVersion.id)
-                             .where(PackageVersion.package_id == pkg.id)).all())
-        s.execute(insert(PackageFile), [
-            {"version_id": vid, "path": "model.pt", "md5": hashlib.md5(v.encode()).hexdigest(), "size": 1000,
-             "url": ""} for v, vid in ids.items()])
+        ids = dict(
+            s.execute(
+                select(PackageVersion.version, PackageVersion.id).where(PackageVersion.package_id == pkg.id)
+            ).all()
+        )
+        s.execute(
+            insert(PackageFile),
+            [
+                {
+                    "version_id": vid,
+                    "path": "model.pt",
+                    "md5": hashlib.md5(v.encode()).hexdigest(),
+                    "size": 1000,
+                    "url": "",
+                }
+                for v, vid in ids.items()
+            ],
+        )
         svc.set_channel(s, admin, pkg, "production", f"v1.{(versions // 2) // 100}.{(versions // 2) % 100}")
         svc.set_channel(s, admin, pkg, "staging", f"v1.{(versions - 1) // 100}.{(versions - 1) % 100}")
     db.dispose()
@@ -283,9 +319,24 @@ def bench_pitlane(work: Path, versions: int, seconds: float, procs: int) -> dict
     port = free_port()
     env = {**os.environ, "PITLANE_DATABASE_URL": db_url, "PITLANE_HOME": str(work / "home")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "registry.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "registry.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/v1/health", proc)
@@ -296,8 +347,13 @@ def bench_pitlane(work: Path, versions: int, seconds: float, procs: int) -> dict
         opened = load("open", path, headers, port, proc.pid, procs=procs, seconds=seconds)
     finally:
         stop(proc)
-    return {"server": "pitlane registry: uvicorn, 1 worker, SQLite", "seed_s": round(seeded, 1),
-            "query": path, "closed_16": closed, "open_100rps": opened}
+    return {
+        "server": "pitlane registry: uvicorn, 1 worker, SQLite",
+        "seed_s": round(seeded, 1),
+        "query": path,
+        "closed_16": closed,
+        "open_100rps": opened,
+    }
 
 
 MLFLOW_SEED = r"""
@@ -322,12 +378,15 @@ def mlflow_bin() -> Path | None:
 def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[str, Any]:
     exe = mlflow_bin()
     if exe is None:
-        return {"skipped": "MLflow is not installed: python3 -m venv .venv-bench && "
-                           ".venv-bench/bin/pip install '.[bench]' (or pip install mlflow)"}
+        return {
+            "skipped": "MLflow is not installed: python3 -m venv .venv-bench && "
+            ".venv-bench/bin/pip install '.[bench]' (or pip install mlflow)"
+        }
     py = str(MLFLOW_VENV / "bin" / "python")
     store = f"sqlite:///{work / 'mlflow.db'}"
-    version = subprocess.run([py, "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True,
-                             text=True).stdout.strip()
+    version = subprocess.run(
+        [py, "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     t0 = time.perf_counter()
     seeded = subprocess.run([py, "-c", MLFLOW_SEED, store, str(versions)], capture_output=True, text=True)
     if seeded.returncode != 0:
@@ -336,9 +395,22 @@ def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[
     port = free_port()
     env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
     proc = subprocess.Popen(
-        [str(exe), "server", "--backend-store-uri", store, "--host", "127.0.0.1", "--port", str(port),
-         "--artifacts-destination", str(work / "mlartifacts")],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(exe),
+            "server",
+            "--backend-store-uri",
+            store,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--artifacts-destination",
+            str(work / "mlartifacts"),
+        ],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc)
@@ -348,8 +420,13 @@ def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[
         opened = load("open", path, {}, port, proc.pid, procs=procs, seconds=seconds)
     finally:
         stop(proc)
-    return {"server": f"mlflow server {version} (default workers), SQLite", "seed_s": round(seed_s, 1),
-            "query": path, "closed_16": closed, "open_100rps": opened}
+    return {
+        "server": f"mlflow server {version} (default workers), SQLite",
+        "seed_s": round(seed_s, 1),
+        "query": path,
+        "closed_16": closed,
+        "open_100rps": opened,
+    }
 
 
 def run_resolve_bench(versions: int = 10_000, seconds: float = 10.0, procs: int = 4) -> dict[str, Any]:
@@ -379,8 +456,12 @@ def main() -> None:
     doc = {
         "benchmark": "registry resolve NAME@CHANNEL vs MLflow get-model-version-by-alias",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average_at_start": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
         "versions": args.versions,
         "seconds_per_phase": args.seconds,
         **result,

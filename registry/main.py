@@ -48,7 +48,7 @@ def create_app(
         title="Pitlane registry",
         version=__version__,
         description="Versioned, permissioned ML packages resolved from Git tags. Every route but health needs "
-        "`Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        '`Authorization: Bearer <token>`. Errors are `{"error": {"code", "message"}}`.',
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,

@@ -26,14 +26,19 @@ def _put(s3: S3Server, key: str, data: bytes) -> str:
     import botocore.session
 
     client = botocore.session.get_session().create_client(
-        "s3", endpoint_url=s3.endpoint, region_name="us-east-1",
-        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key)
+        "s3",
+        endpoint_url=s3.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+    )
     client.put_object(Bucket=s3.bucket, Key=key, Body=data)
     return f"s3://{s3.bucket}/{key}"
 
 
-def test_pull_streams_from_an_s3_dvc_remote(s3_server: S3Server, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_streams_from_an_s3_dvc_remote(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for k, v in {**s3_server.env(), "AWS_ENDPOINT_URL": s3_server.endpoint}.items():
         monkeypatch.setenv(k, v)
     weights = bytes(range(256)) * 20_000  # 5 MB: several chunks
@@ -42,10 +47,22 @@ def test_pull_streams_from_an_s3_dvc_remote(s3_server: S3Server, tmp_path: Path,
     with connect() as client:
         assert client.embedded
         client.create_project("perception")
-        client.publish("perception", "detector", "v1", [{"path": "model.pt", "md5": md5, "size": len(weights),
-                                                          "url": url}])
-        client.publish("perception", "detector", "v2", [{"path": "model.pt", "md5": md5, "size": len(weights),
-                                                          "url": f"s3://{s3_server.bucket}/client-test/missing"}])
+        client.publish(
+            "perception", "detector", "v1", [{"path": "model.pt", "md5": md5, "size": len(weights), "url": url}]
+        )
+        client.publish(
+            "perception",
+            "detector",
+            "v2",
+            [
+                {
+                    "path": "model.pt",
+                    "md5": md5,
+                    "size": len(weights),
+                    "url": f"s3://{s3_server.bucket}/client-test/missing",
+                }
+            ],
+        )
         version = client.pull("detector@v1", tmp_path / "out")
         assert version.version == "v1"
         assert (tmp_path / "out" / "model.pt").read_bytes() == weights

@@ -176,8 +176,15 @@ def _quote(part: str) -> str:
 class RegistryClient(AbstractContextManager["RegistryClient"]):
     """One registry connection; use as a context manager or call ``close()``."""
 
-    def __init__(self, url: str | None = None, token: str | None = None, *, settings: Settings | None = None,
-                 app: Any = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        settings: Settings | None = None,
+        app: Any = None,
+        timeout: float = 60.0,
+    ) -> None:
         self.settings = settings or get_settings()
         saved = load_credentials(self.settings) if (url is None and app is None) else {}
         url = url or self.settings.registry_url or saved.get("url")
@@ -189,14 +196,16 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 from registry.main import create_app
 
                 app = create_app(self.settings, embedded_user=local_user())
-            self._http = httpx.Client(transport=InProcessTransport(app), base_url=EMBEDDED_BASE, headers=headers,
-                                      timeout=timeout)
+            self._http = httpx.Client(
+                transport=InProcessTransport(app), base_url=EMBEDDED_BASE, headers=headers, timeout=timeout
+            )
         else:
             self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
         self.url = url or "embedded"
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -217,8 +226,14 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
     def _get(self, model: type[T] | Any, path: str, **kwargs: Any) -> Any:
         return TypeAdapter(model).validate_python(self.request("GET", path, **kwargs).json())
 
-    def _send(self, method: str, model: type[T] | Any, path: str, body: BaseModel | dict[str, Any] | None = None,
-              **kwargs: Any) -> Any:
+    def _send(
+        self,
+        method: str,
+        model: type[T] | Any,
+        path: str,
+        body: BaseModel | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
         response = self.request(method, path, json=payload, **kwargs)
         return TypeAdapter(model).validate_python(response.json())
@@ -241,8 +256,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         return self._send("POST", ProjectOut, "/projects", {"name": name, "description": description})
 
     def set_protected_channels(self, project: str, channels: list[str]) -> ProjectOut:
-        return self._send("PUT", ProjectOut, f"/projects/{_quote(project)}/protected-channels",
-                          {"channels": channels})
+        return self._send("PUT", ProjectOut, f"/projects/{_quote(project)}/protected-channels", {"channels": channels})
 
     def list_users(self) -> list[UserOut]:
         return self._get(list[UserOut], "/users")
@@ -255,8 +269,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         return self._get(list[MemberOut], f"/projects/{_quote(project)}/members")
 
     def grant_role(self, project: str, user: str, role: str) -> MemberOut:
-        return self._send("PUT", MemberOut, f"/projects/{_quote(project)}/members/{_quote(user)}",
-                          {"role": role})
+        return self._send("PUT", MemberOut, f"/projects/{_quote(project)}/members/{_quote(user)}", {"role": role})
 
     def revoke_role(self, project: str, user: str) -> None:
         self.request("DELETE", f"/projects/{_quote(project)}/members/{_quote(user)}")
@@ -264,22 +277,37 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
     def list_grants(self, project: str, name: str) -> list[GrantOut]:
         return self._get(list[GrantOut], f"{self._pkg(project, name)}/grants")
 
-    def grant_package(self, project: str, name: str, *, user: str | None = None, to_project: str | None = None,
-                      role: str = "viewer") -> GrantOut:
+    def grant_package(
+        self, project: str, name: str, *, user: str | None = None, to_project: str | None = None, role: str = "viewer"
+    ) -> GrantOut:
         body = {"user": user, "project": to_project, "role": role}
         return self._send("POST", GrantOut, f"{self._pkg(project, name)}/grants", body)
 
-    def revoke_package(self, project: str, name: str, *, user: str | None = None,
-                       to_project: str | None = None) -> None:
+    def revoke_package(
+        self, project: str, name: str, *, user: str | None = None, to_project: str | None = None
+    ) -> None:
         params = {k: v for k, v in {"user": user, "project": to_project}.items() if v is not None}
         self.request("DELETE", f"{self._pkg(project, name)}/grants", params=params)
 
     # --- tokens ---------------------------------------------------------
-    def create_token(self, name: str, *, user: str | None = None, project: str | None = None,
-                     scopes: list[str] | None = None, robot: bool = False,
-                     expires_days: int | None = None) -> NewTokenOut:
-        body = {"name": name, "user": user, "project": project, "scopes": scopes, "robot": robot,
-                "expires_days": expires_days}
+    def create_token(
+        self,
+        name: str,
+        *,
+        user: str | None = None,
+        project: str | None = None,
+        scopes: list[str] | None = None,
+        robot: bool = False,
+        expires_days: int | None = None,
+    ) -> NewTokenOut:
+        body = {
+            "name": name,
+            "user": user,
+            "project": project,
+            "scopes": scopes,
+            "robot": robot,
+            "expires_days": expires_days,
+        }
         return self._send("POST", NewTokenOut, "/tokens", body)
 
     def list_tokens(self, *, all_users: bool = False) -> list[TokenOut]:
@@ -297,8 +325,9 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         return self._get(PackageOut, self._pkg(project, name))
 
     def create_package(self, project: str, name: str, description: str = "") -> PackageOut:
-        return self._send("POST", PackageOut, f"/projects/{_quote(project)}/packages",
-                          {"name": name, "description": description})
+        return self._send(
+            "POST", PackageOut, f"/projects/{_quote(project)}/packages", {"name": name, "description": description}
+        )
 
     def list_versions(self, project: str, name: str) -> list[VersionOut]:
         return self._get(list[VersionOut], f"{self._pkg(project, name)}/versions")
@@ -306,11 +335,26 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
     def get_version(self, project: str, name: str, version: str) -> VersionOut:
         return self._get(VersionOut, f"{self._pkg(project, name)}/versions/{_quote(version)}")
 
-    def publish(self, project: str, name: str, version: str, files: list[dict[str, Any]], *,
-                commit: str | None = None, tag: str | None = None, manifest: dict[str, Any] | None = None,
-                description: str = "") -> VersionOut:
-        body = {"version": version, "files": files, "commit": commit, "tag": tag, "manifest": manifest or {},
-                "description": description}
+    def publish(
+        self,
+        project: str,
+        name: str,
+        version: str,
+        files: list[dict[str, Any]],
+        *,
+        commit: str | None = None,
+        tag: str | None = None,
+        manifest: dict[str, Any] | None = None,
+        description: str = "",
+    ) -> VersionOut:
+        body = {
+            "version": version,
+            "files": files,
+            "commit": commit,
+            "tag": tag,
+            "manifest": manifest or {},
+            "description": description,
+        }
         return self._send("POST", VersionOut, f"{self._pkg(project, name)}/versions", body)
 
     def find_package(self, name: str) -> PackageOut:
@@ -330,15 +374,17 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         return self._get(VersionOut, "/resolve", params={"ref": ref})
 
     def deprecate(self, project: str, name: str, version: str, reason: str = "") -> VersionOut:
-        return self._send("POST", VersionOut,
-                          f"{self._pkg(project, name)}/versions/{_quote(version)}/deprecate", {"reason": reason})
+        return self._send(
+            "POST", VersionOut, f"{self._pkg(project, name)}/versions/{_quote(version)}/deprecate", {"reason": reason}
+        )
 
     def list_channels(self, project: str, name: str) -> list[ChannelOut]:
         return self._get(list[ChannelOut], f"{self._pkg(project, name)}/channels")
 
     def set_channel(self, project: str, name: str, channel: str, version: str) -> ChannelOut:
-        return self._send("PUT", ChannelOut, f"{self._pkg(project, name)}/channels/{_quote(channel)}",
-                          {"version": version})
+        return self._send(
+            "PUT", ChannelOut, f"{self._pkg(project, name)}/channels/{_quote(channel)}", {"version": version}
+        )
 
     @contextmanager
     def stream_file(self, project: str, name: str, version: str, path: str) -> Iterator[httpx.Response]:
@@ -353,8 +399,9 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             raise RegistryError(f"download of {path} from {self.url} failed: {exc}") from None
 
     # --- audit ----------------------------------------------------------
-    def audit_events(self, *, target: str | None = None, action: str | None = None,
-                     limit: int = 100) -> list[AuditEventOut]:
+    def audit_events(
+        self, *, target: str | None = None, action: str | None = None, limit: int = 100
+    ) -> list[AuditEventOut]:
         params: dict[str, Any] = {"limit": limit}
         if target:
             params["target"] = target
@@ -380,8 +427,10 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 md5 = hashlib.md5(usedforsecurity=False)
                 size = 0
-                with self.stream_file(version.project, version.package, version.version, f.path) as resp, \
-                        target.open("wb") as fh:
+                with (
+                    self.stream_file(version.project, version.package, version.version, f.path) as resp,
+                    target.open("wb") as fh,
+                ):
                     for chunk in resp.iter_bytes(1024 * 1024):
                         md5.update(chunk)
                         size += len(chunk)

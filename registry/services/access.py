@@ -116,7 +116,11 @@ def create_project(session: Session, actor: Principal, name: str, description: s
     except IntegrityError:
         raise ConflictError(f"project {name!r} already exists") from None
     record_audit(
-        session, actor.actor, "project.create", f"project:{name}", None,
+        session,
+        actor.actor,
+        "project.create",
+        f"project:{name}",
+        None,
         {"name": name, "description": description, "protected_channels": project.protected_channels},
     )
     return project
@@ -162,8 +166,12 @@ def set_protected_channels(session: Session, actor: Principal, project: Project,
     before = list(project.protected_channels)
     project.protected_channels = sorted(set(channels))
     record_audit(
-        session, actor.actor, "project.protected_channels", f"project:{project.name}",
-        {"protected_channels": before}, {"protected_channels": project.protected_channels},
+        session,
+        actor.actor,
+        "project.protected_channels",
+        f"project:{project.name}",
+        {"protected_channels": before},
+        {"protected_channels": project.protected_channels},
     )
     return project
 
@@ -200,7 +208,11 @@ def grant_role(session: Session, actor: Principal, project: Project, user_name: 
     session.flush()
     set_committed_value(existing, "user", user)
     record_audit(
-        session, actor.actor, "access.grant", f"project:{project.name}/user:{user.name}", before,
+        session,
+        actor.actor,
+        "access.grant",
+        f"project:{project.name}/user:{user.name}",
+        before,
         {"role": new_role.value},
     )
     return existing
@@ -216,8 +228,12 @@ def revoke_role(session: Session, actor: Principal, project: Project, user_name:
         raise NotFoundError(f"user {user_name!r} has no role in project {project.name!r}")
     session.delete(existing)
     record_audit(
-        session, actor.actor, "access.revoke", f"project:{project.name}/user:{user.name}",
-        {"role": existing.role}, None,
+        session,
+        actor.actor,
+        "access.revoke",
+        f"project:{project.name}/user:{user.name}",
+        {"role": existing.role},
+        None,
     )
 
 
@@ -276,8 +292,13 @@ def _grant_target(package: Package, user: User | None, project: Project | None) 
 
 
 def grant_package(
-    session: Session, actor: Principal, package: Package, *, user_name: str | None = None,
-    project_name: str | None = None, role: str = "viewer",
+    session: Session,
+    actor: Principal,
+    package: Package,
+    *,
+    user_name: str | None = None,
+    project_name: str | None = None,
+    role: str = "viewer",
 ) -> PackageGrant:
     """Give one user, or every member of another project (a share), a role on one package."""
     authorize_package(session, actor, package, Action.packages_manage)
@@ -293,15 +314,19 @@ def grant_package(
         if project.id == package.project_id:
             raise UserError("a package is already visible to its own project")
     stmt = select(PackageGrant).where(PackageGrant.package_id == package.id)
-    stmt = stmt.where(PackageGrant.user_id == user.id) if user else stmt.where(
-        PackageGrant.grantee_project_id == (project.id if project else None)
+    stmt = (
+        stmt.where(PackageGrant.user_id == user.id)
+        if user
+        else stmt.where(PackageGrant.grantee_project_id == (project.id if project else None))
     )
     grant = session.execute(stmt).scalar_one_or_none()
     before = {"role": grant.role} if grant else None
     if grant is None:
         grant = PackageGrant(
-            package_id=package.id, user_id=user.id if user else None,
-            grantee_project_id=project.id if project else None, role=new_role.value,
+            package_id=package.id,
+            user_id=user.id if user else None,
+            grantee_project_id=project.id if project else None,
+            role=new_role.value,
         )
         session.add(grant)
     else:
@@ -309,13 +334,18 @@ def grant_package(
     session.flush()
     set_committed_value(grant, "user", user)
     set_committed_value(grant, "grantee_project", project)
-    record_audit(session, actor.actor, "package.grant", _grant_target(package, user, project), before,
-                 {"role": new_role.value})
+    record_audit(
+        session, actor.actor, "package.grant", _grant_target(package, user, project), before, {"role": new_role.value}
+    )
     return grant
 
 
 def revoke_package(
-    session: Session, actor: Principal, package: Package, *, user_name: str | None = None,
+    session: Session,
+    actor: Principal,
+    package: Package,
+    *,
+    user_name: str | None = None,
     project_name: str | None = None,
 ) -> None:
     authorize_package(session, actor, package, Action.packages_manage)
@@ -333,8 +363,9 @@ def revoke_package(
     if grant is None:
         raise NotFoundError(f"no grant for {user_name or project_name!r} on package {package.name!r}")
     session.delete(grant)
-    record_audit(session, actor.actor, "package.revoke", _grant_target(package, user, project),
-                 {"role": grant.role}, None)
+    record_audit(
+        session, actor.actor, "package.revoke", _grant_target(package, user, project), {"role": grant.role}, None
+    )
 
 
 def is_expired(token: ApiToken, now: datetime | None = None) -> bool:

@@ -63,12 +63,25 @@ def record_audit(session: Session, actor: str, action: str, target: str, before:
     before_j, after_j = _jsonable(before), _jsonable(after)
     seq = head.seq + 1
     digest = event_hash(
-        seq=seq, time=now, actor=actor, action=action, target=target, before=before_j, after=after_j,
+        seq=seq,
+        time=now,
+        actor=actor,
+        action=action,
+        target=target,
+        before=before_j,
+        after=after_j,
         prev_hash=head.hash,
     )
     event = AuditEvent(
-        seq=seq, time=now, actor=actor, action=action, target=target, before=before_j, after=after_j,
-        prev_hash=head.hash, hash=digest,
+        seq=seq,
+        time=now,
+        actor=actor,
+        action=action,
+        target=target,
+        before=before_j,
+        after=after_j,
+        prev_hash=head.hash,
+        hash=digest,
     )
     session.add(event)
     head.seq = seq
@@ -97,8 +110,14 @@ def verify_chain(session: Session) -> ChainReport:
         if ev.prev_hash != prev:
             return ChainReport(False, checked, ev.seq, f"event {ev.seq} does not follow the previous event")
         digest = event_hash(
-            seq=ev.seq, time=ev.time, actor=ev.actor, action=ev.action, target=ev.target,
-            before=ev.before, after=ev.after, prev_hash=ev.prev_hash,
+            seq=ev.seq,
+            time=ev.time,
+            actor=ev.actor,
+            action=ev.action,
+            target=ev.target,
+            before=ev.before,
+            after=ev.after,
+            prev_hash=ev.prev_hash,
         )
         if digest != ev.hash:
             return ChainReport(False, checked, ev.seq, f"event {ev.seq} was modified after it was written")
@@ -115,7 +134,11 @@ def verify_chain(session: Session) -> ChainReport:
 
 
 def list_events(
-    session: Session, *, target_prefix: str | None = None, action: str | None = None, limit: int = 100,
+    session: Session,
+    *,
+    target_prefix: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
     before_seq: int | None = None,
 ) -> list[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)

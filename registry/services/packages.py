@@ -143,14 +143,17 @@ def _project_by_name(session: Session, name: str) -> Project:
 
 
 def _find_package(session: Session, project: str, name: str) -> Package | None:
-    stmt = select(Package).join(Project, Project.id == Package.project_id).where(
-        Project.name == project, Package.name == name
+    stmt = (
+        select(Package)
+        .join(Project, Project.id == Package.project_id)
+        .where(Project.name == project, Package.name == name)
     )
     return session.execute(stmt).scalar_one_or_none()
 
 
-def get_package(session: Session, actor: Principal, project: str, name: str,
-                action: Action = Action.packages_read) -> Package:
+def get_package(
+    session: Session, actor: Principal, project: str, name: str, action: Action = Action.packages_read
+) -> Package:
     package = _find_package(session, project, name)
     if package is None:
         raise NotFoundError(f"package {project}/{name} not found")
@@ -158,8 +161,9 @@ def get_package(session: Session, actor: Principal, project: str, name: str,
     return package
 
 
-def create_package(session: Session, actor: Principal, project_name: str, name: str,
-                   description: str = "") -> tuple[Package, bool]:
+def create_package(
+    session: Session, actor: Principal, project_name: str, name: str, description: str = ""
+) -> tuple[Package, bool]:
     """The package, created if missing (idempotent); True when this call created it."""
     try:
         project = _project_by_name(session, project_name)
@@ -183,8 +187,9 @@ def create_package(session: Session, actor: Principal, project_name: str, name: 
             raise
         return winner, False
     set_committed_value(package, "project", project)
-    record_audit(session, actor.actor, "package.create", f"package:{project.name}/{name}", None,
-                 {"description": description})
+    record_audit(
+        session, actor.actor, "package.create", f"package:{project.name}/{name}", None, {"description": description}
+    )
     return package, True
 
 
@@ -197,8 +202,9 @@ class PackageSummary:
     role: Role | None
 
 
-def list_packages(session: Session, actor: Principal, *, project: str | None = None,
-                  query: str | None = None) -> list[PackageSummary]:
+def list_packages(
+    session: Session, actor: Principal, *, project: str | None = None, query: str | None = None
+) -> list[PackageSummary]:
     stmt = select(Package).join(Project, Project.id == Package.project_id).order_by(Project.name, Package.name)
     ids = visible_project_ids(session, actor)
     if ids is not None:
@@ -215,7 +221,8 @@ def list_packages(session: Session, actor: Principal, *, project: str | None = N
     pids = [p.id for p in packages]
     counts = dict(
         session.execute(
-            select(PackageVersion.package_id, func.count()).where(PackageVersion.package_id.in_(pids))
+            select(PackageVersion.package_id, func.count())
+            .where(PackageVersion.package_id.in_(pids))
             .group_by(PackageVersion.package_id)
         ).all()
     )
@@ -234,10 +241,15 @@ def list_packages(session: Session, actor: Principal, *, project: str | None = N
     out = []
     for p in packages:
         ordered = sort_versions(versions.get(p.id, []))
-        out.append(PackageSummary(
-            p, counts.get(p.id, 0), ordered[0].version if ordered else None, channels.get(p.id, {}),
-            package_role(session, actor, p),
-        ))
+        out.append(
+            PackageSummary(
+                p,
+                counts.get(p.id, 0),
+                ordered[0].version if ordered else None,
+                channels.get(p.id, {}),
+                package_role(session, actor, p),
+            )
+        )
     return out
 
 
@@ -248,9 +260,17 @@ def _find_version(session: Session, package: Package, version: str) -> PackageVe
 
 
 def publish_version(
-    session: Session, actor: Principal, *, project: str, package: str, version: str,
-    files: Sequence[FileSpec], commit: str | None = None, tag: str | None = None,
-    manifest: dict[str, Any] | None = None, description: str = "",
+    session: Session,
+    actor: Principal,
+    *,
+    project: str,
+    package: str,
+    version: str,
+    files: Sequence[FileSpec],
+    commit: str | None = None,
+    tag: str | None = None,
+    manifest: dict[str, Any] | None = None,
+    description: str = "",
 ) -> PublishResult:
     """Record an immutable version (creating the package if needed) in the caller's transaction."""
     check_version(version)
@@ -272,8 +292,13 @@ def publish_version(
     if existing is not None:
         return settle(existing)
     row = PackageVersion(
-        package_id=pkg.id, version=version, content_hash=digest, commit=commit, tag=tag,
-        manifest=manifest or {}, created_by=actor.actor,
+        package_id=pkg.id,
+        version=version,
+        content_hash=digest,
+        commit=commit,
+        tag=tag,
+        manifest=manifest or {},
+        created_by=actor.actor,
     )
     try:
         with session.begin_nested():
@@ -290,7 +315,11 @@ def publish_version(
     session.refresh(row, ["files"])
     set_committed_value(row, "package", pkg)
     record_audit(
-        session, actor.actor, "version.publish", f"package:{project}/{package}@{version}", None,
+        session,
+        actor.actor,
+        "version.publish",
+        f"package:{project}/{package}@{version}",
+        None,
         {"content_hash": digest, "commit": commit, "tag": tag, "files": len(clean)},
     )
     return PublishResult(row, True)
@@ -314,8 +343,9 @@ def get_version(session: Session, actor: Principal, package: Package, version: s
     return row
 
 
-def deprecate_version(session: Session, actor: Principal, package: Package, version: str,
-                      reason: str = "") -> PackageVersion:
+def deprecate_version(
+    session: Session, actor: Principal, package: Package, version: str, reason: str = ""
+) -> PackageVersion:
     """Mark a version deprecated (it stays resolvable by exact version, never deleted)."""
     authorize_package(session, actor, package, Action.packages_manage)
     row = get_version(session, actor, package, version)
@@ -324,9 +354,14 @@ def deprecate_version(session: Session, actor: Principal, package: Package, vers
         row.deprecated_by = actor.actor
         row.deprecation_reason = reason
         session.flush()
-        record_audit(session, actor.actor, "version.deprecate",
-                     f"package:{package.project.name}/{package.name}@{version}",
-                     {"deprecated": False}, {"deprecated": True, "reason": reason})
+        record_audit(
+            session,
+            actor.actor,
+            "version.deprecate",
+            f"package:{package.project.name}/{package.name}@{version}",
+            {"deprecated": False},
+            {"deprecated": True, "reason": reason},
+        )
     return row
 
 
@@ -368,8 +403,14 @@ def set_channel(session: Session, actor: Principal, package: Package, channel: s
         row = Channel(package_id=package.id, name=channel, version_id=target.id, updated_by=actor.actor)
         session.add(row)
     session.flush()
-    record_audit(session, actor.actor, "channel.set", f"package:{package.project.name}/{package.name}#{channel}",
-                 before, {"version": version})
+    record_audit(
+        session,
+        actor.actor,
+        "channel.set",
+        f"package:{package.project.name}/{package.name}#{channel}",
+        before,
+        {"version": version},
+    )
     return row
 
 
@@ -383,8 +424,14 @@ def remove_channel(session: Session, actor: Principal, package: Package, channel
         raise NotFoundError(f"channel {package.name}#{channel} not found")
     old = session.get(PackageVersion, row.version_id)
     session.delete(row)
-    record_audit(session, actor.actor, "channel.remove", f"package:{package.project.name}/{package.name}#{channel}",
-                 {"version": old.version if old else None}, None)
+    record_audit(
+        session,
+        actor.actor,
+        "channel.remove",
+        f"package:{package.project.name}/{package.name}#{channel}",
+        {"version": old.version if old else None},
+        None,
+    )
 
 
 # --- resolution (the hot path) --------------------------------------------

@@ -31,20 +31,31 @@ class NewToken:
 
 def _describe(row: ApiToken) -> dict[str, object]:
     return {
-        "prefix": row.prefix, "name": row.name, "user": row.user.name,
-        "project": row.project.name if row.project else None, "scopes": row.scopes,
+        "prefix": row.prefix,
+        "name": row.name,
+        "user": row.user.name,
+        "project": row.project.name if row.project else None,
+        "scopes": row.scopes,
         "expires_at": row.expires_at.isoformat() if row.expires_at else None,
     }
 
 
 def _insert(
-    session: Session, user: User, name: str, project: Project | None, scopes: list[str] | None,
+    session: Session,
+    user: User,
+    name: str,
+    project: Project | None,
+    scopes: list[str] | None,
     expires_days: int | None,
 ) -> NewToken:
     token, prefix, digest = new_token()
     row = ApiToken(
-        prefix=prefix, token_hash=digest, name=name, user_id=user.id,
-        project_id=project.id if project else None, scopes=scopes,
+        prefix=prefix,
+        token_hash=digest,
+        name=name,
+        user_id=user.id,
+        project_id=project.id if project else None,
+        scopes=scopes,
         expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
     )
     session.add(row)
@@ -73,8 +84,14 @@ def has_admin_token(session: Session) -> bool:
 
 
 def create_token(
-    session: Session, actor: Principal, *, name: str, user_name: str | None = None,
-    project: Project | None = None, scopes: list[str] | None = None, robot: bool = False,
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    user_name: str | None = None,
+    project: Project | None = None,
+    scopes: list[str] | None = None,
+    robot: bool = False,
     expires_days: int | None = None,
 ) -> NewToken:
     """A token for oneself, for another user (admin), or a CI robot token scoped to one project.
@@ -145,13 +162,17 @@ def revoke_token(session: Session, actor: Principal, prefix: str) -> ApiToken:
     visible = row is not None and (
         actor.is_admin
         or row.user_id == actor.user_id
-        or (row.project_id is not None and row.user.kind == "robot" and actor.token_project_id is None
-            and actor.roles.get(row.project_id) is not None and actor.roles[row.project_id].value == "admin")
+        or (
+            row.project_id is not None
+            and row.user.kind == "robot"
+            and actor.token_project_id is None
+            and actor.roles.get(row.project_id) is not None
+            and actor.roles[row.project_id].value == "admin"
+        )
     )
     if row is None or not visible:
         raise NotFoundError(f"token {prefix!r} not found")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        record_audit(session, actor.actor, "token.revoke", f"token:{row.prefix}", {"revoked": False},
-                     {"revoked": True})
+        record_audit(session, actor.actor, "token.revoke", f"token:{row.prefix}", {"revoked": False}, {"revoked": True})
     return row

@@ -44,10 +44,16 @@ def check_csrf(request: Request, submitted: str) -> None:
         raise PermissionDeniedError("the form expired or came from another site: reload the page and try again")
 
 
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
-           principal: Principal | None = None) -> HTMLResponse:
-    ctx = {"principal": principal, "csrf": csrf_for(request), "flash": request.query_params.get("msg"),
-           "flash_kind": "error" if request.query_params.get("kind") == "error" else "ok", **context}
+def render(
+    request: Request, name: str, context: dict[str, Any], status: int = 200, principal: Principal | None = None
+) -> HTMLResponse:
+    ctx = {
+        "principal": principal,
+        "csrf": csrf_for(request),
+        "flash": request.query_params.get("msg"),
+        "flash_kind": "error" if request.query_params.get("kind") == "error" else "ok",
+        **context,
+    }
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
@@ -55,11 +61,19 @@ def html_error(request: Request, status: int, message: str) -> Response:
     """Error pages for browsers; a 401 is the login form (with the page to return to)."""
     if status == 401:
         nxt = request.url.path if request.method == "GET" else "/packages"
-        return render(request, "login.html", {"message": message if request.cookies.get(SESSION_COOKIE) else "",
-                                              "next": nxt}, status=401)
+        return render(
+            request,
+            "login.html",
+            {"message": message if request.cookies.get(SESSION_COOKIE) else "", "next": nxt},
+            status=401,
+        )
     titles = {403: "Not allowed", 404: "Not found"}
-    return render(request, "error.html", {"status": status, "title": titles.get(status, "Error"),
-                                          "message": message}, status=status)
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": titles.get(status, "Error"), "message": message},
+        status=status,
+    )
 
 
 def _back(path: str, message: str, *, error: bool = False) -> RedirectResponse:
@@ -84,16 +98,26 @@ def login_form(request: Request, next: str = "/packages") -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, token: Annotated[str, Form(max_length=500)],
-          next: Annotated[str, Form(max_length=2000)] = "/packages") -> Response:
+def login(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Form(max_length=500)],
+    next: Annotated[str, Form(max_length=2000)] = "/packages",
+) -> Response:
     try:
         authenticate(session, token.strip())
     except AuthenticationError as exc:
-        return render(request, "login.html", {"message": f"login failed: {exc}", "next": _safe_next(next)},
-                      status=401)
+        return render(request, "login.html", {"message": f"login failed: {exc}", "next": _safe_next(next)}, status=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token.strip(), max_age=COOKIE_MAX_AGE, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.strip(),
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return response
 
 
@@ -107,8 +131,9 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 
 # --- packages ---------------------------------------------------------------
 @router.get("/packages", response_class=HTMLResponse)
-def packages_page(request: Request, principal: CurrentPrincipal, session: SessionDep,
-                  q: str | None = None) -> HTMLResponse:
+def packages_page(
+    request: Request, principal: CurrentPrincipal, session: SessionDep, q: str | None = None
+) -> HTMLResponse:
     from registry.api.routes.packages import package_out
 
     rows = [package_out(s) for s in svc.list_packages(session, principal, query=q or None)]
@@ -141,15 +166,26 @@ def _deployments(session: SessionDep, version_ids: dict[int, str]) -> list[dict[
         .limit(200)
     )
     return [
-        {"vehicle": d.vehicle, "firmware": f"{fw.name}@{fw.version}", "version": version_ids[vid], "site": d.site,
-         "when": d.deployed_at.strftime("%Y-%m-%d %H:%M")}
+        {
+            "vehicle": d.vehicle,
+            "firmware": f"{fw.name}@{fw.version}",
+            "version": version_ids[vid],
+            "site": d.site,
+            "when": d.deployed_at.strftime("%Y-%m-%d %H:%M"),
+        }
         for d, fw, vid in session.execute(stmt).all()
     ]
 
 
 @router.get("/packages/{project}/{name}", response_class=HTMLResponse)
-def package_page(request: Request, project: str, name: str, principal: CurrentPrincipal, session: SessionDep,
-                 version: str | None = None) -> HTMLResponse:
+def package_page(
+    request: Request,
+    project: str,
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    version: str | None = None,
+) -> HTMLResponse:
     from registry.api.routes.packages import ChannelOut, package_out, version_out
 
     pkg = svc.get_package(session, principal, project, name)
@@ -160,9 +196,16 @@ def package_page(request: Request, project: str, name: str, principal: CurrentPr
     protected = list(pkg.project.protected_channels or [])
     for c, ver in svc.channels_of(session, pkg):
         by_version.setdefault(ver, []).append(c.name)
-        channel_rows.append(ChannelOut(package=f"{project}/{name}", channel=c.name, version=ver,
-                                       protected=c.name in protected, updated_at=c.updated_at,
-                                       updated_by=c.updated_by))
+        channel_rows.append(
+            ChannelOut(
+                package=f"{project}/{name}",
+                channel=c.name,
+                version=ver,
+                protected=c.name in protected,
+                updated_at=c.updated_at,
+                updated_by=c.updated_by,
+            )
+        )
     rows = svc.list_versions(session, principal, pkg)
     versions = [version_out(v, pkg, by_version.get(v.version)) for v in rows]
     ids = {v.id: v.version for v in rows}
@@ -184,9 +227,16 @@ def package_page(request: Request, project: str, name: str, principal: CurrentPr
 
 
 @router.post("/packages/{project}/{name}/channel")
-def assign_channel(request: Request, project: str, name: str, principal: CurrentPrincipal, session: SessionDep,
-                   csrf: Annotated[str, Form(max_length=200)], channel: Annotated[str, Form(max_length=100)],
-                   version: Annotated[str, Form(max_length=200)]) -> Response:
+def assign_channel(
+    request: Request,
+    project: str,
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    channel: Annotated[str, Form(max_length=100)],
+    version: Annotated[str, Form(max_length=200)],
+) -> Response:
     check_csrf(request, csrf)
     page = f"/packages/{quote(project, safe='')}/{quote(name, safe='')}"
     pkg = svc.get_package(session, principal, project, name)
@@ -199,9 +249,16 @@ def assign_channel(request: Request, project: str, name: str, principal: Current
 
 
 @router.post("/packages/{project}/{name}/deprecate")
-def deprecate(request: Request, project: str, name: str, principal: CurrentPrincipal, session: SessionDep,
-              csrf: Annotated[str, Form(max_length=200)], version: Annotated[str, Form(max_length=200)],
-              reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+def deprecate(
+    request: Request,
+    project: str,
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    version: Annotated[str, Form(max_length=200)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     check_csrf(request, csrf)
     page = f"/packages/{quote(project, safe='')}/{quote(name, safe='')}"
     pkg = svc.get_package(session, principal, project, name)
@@ -235,18 +292,34 @@ def project_page(request: Request, name: str, principal: CurrentPrincipal, sessi
     role = principal.role_in(p.id)
     members = [member_out(m, p.name) for m in access.list_members(session, principal, p)]
     pkgs = [package_out(s) for s in svc.list_packages(session, principal, project=p.name)]
-    can_manage = role is not None and Action.access_manage in ROLE_ACTIONS[role] and principal.scope_allows(
-        Action.access_manage)
-    return render(request, "project.html", {
-        "section": "projects", "project": project_out(p, role.value if role else None), "members": members,
-        "packages": pkgs, "can_manage": can_manage, "roles": [r.value for r in ROLE_ORDER],
-    }, principal=principal)
+    can_manage = (
+        role is not None and Action.access_manage in ROLE_ACTIONS[role] and principal.scope_allows(Action.access_manage)
+    )
+    return render(
+        request,
+        "project.html",
+        {
+            "section": "projects",
+            "project": project_out(p, role.value if role else None),
+            "members": members,
+            "packages": pkgs,
+            "can_manage": can_manage,
+            "roles": [r.value for r in ROLE_ORDER],
+        },
+        principal=principal,
+    )
 
 
 @router.post("/projects/{name}/members")
-def grant_member(request: Request, name: str, principal: CurrentPrincipal, session: SessionDep,
-                 csrf: Annotated[str, Form(max_length=200)], user: Annotated[str, Form(max_length=100)],
-                 role: Annotated[str, Form(max_length=20)]) -> Response:
+def grant_member(
+    request: Request,
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    user: Annotated[str, Form(max_length=100)],
+    role: Annotated[str, Form(max_length=20)],
+) -> Response:
     check_csrf(request, csrf)
     page = f"/projects/{quote(name, safe='')}"
     p = access.get_project(session, principal, name)

@@ -25,7 +25,7 @@ def test_audit_list_and_verify_detects_an_edited_row() -> None:
 
     db = get_settings().home / "registry.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit_events SET after = '{\"role\": \"admin\"}' WHERE seq = 3")
+        conn.execute('UPDATE audit_events SET after = \'{"role": "admin"}\' WHERE seq = 3')
     r = runner.invoke(app, ["audit", "verify"])
     assert r.exit_code == 1
     assert r.stderr.strip() == "error: audit log broken at event 3: event 3 was modified after it was written"

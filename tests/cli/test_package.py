@@ -20,11 +20,20 @@ def _publish(tmp_path: Path, version: str, content: bytes, project: str = "perce
     with connect() as client:
         if project not in {p.name for p in client.list_projects()}:
             client.create_project(project)
-        client.publish(project, "detector", version, [
-            {"path": "weights/model.pt", "md5": hashlib.md5(content).hexdigest(), "size": len(content),
-             "url": str(blob)},
-            {"path": "config.yaml", "md5": hashlib.md5(b"lr: 1").hexdigest(), "size": 5, "url": str(blob) + ".cfg"},
-        ])
+        client.publish(
+            project,
+            "detector",
+            version,
+            [
+                {
+                    "path": "weights/model.pt",
+                    "md5": hashlib.md5(content).hexdigest(),
+                    "size": len(content),
+                    "url": str(blob),
+                },
+                {"path": "config.yaml", "md5": hashlib.md5(b"lr: 1").hexdigest(), "size": 5, "url": str(blob) + ".cfg"},
+            ],
+        )
     Path(str(blob) + ".cfg").write_bytes(b"lr: 1")
     return blob
 
@@ -36,7 +45,8 @@ def test_list_show_channel_pull_deprecate(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     listed = json.loads(r.stdout)
     assert [(p["project"], p["name"], p["latest"], p["version_count"]) for p in listed] == [
-        ("perception", "detector", "v1.1.0", 2)]
+        ("perception", "detector", "v1.1.0", 2)
+    ]
 
     r = runner.invoke(app, ["package", "channel", "detector", "v1.0.0", "production"])
     assert r.exit_code == 0, r.output

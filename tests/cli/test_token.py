@@ -53,8 +53,9 @@ def test_login_stores_private_credentials_and_targets_the_server(monkeypatch: py
         assert runner.invoke(app, ["access", "project", "create", "remote-only"]).exit_code == 0
         me = json.loads(runner.invoke(app, ["access", "list", "--json"]).stdout)
         assert me["name"] == "admin"
-        names = [p["name"] for p in httpx.get(f"{url}/api/v1/projects",
-                                              headers={"Authorization": f"Bearer {token}"}).json()]
+        names = [
+            p["name"] for p in httpx.get(f"{url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"}).json()
+        ]
         assert names == ["remote-only"]
         monkeypatch.setenv("PITLANE_TOKEN", "plt_000000000000_revoked")
         r = runner.invoke(app, ["package", "list"])

@@ -109,8 +109,9 @@ def file_entry(path: str, content: bytes, url: str = "") -> dict[str, Any]:
     return {"path": path, "md5": hashlib.md5(content).hexdigest(), "size": len(content), "url": url}
 
 
-def publish(client: httpx.Client, project: str, name: str, version: str, files: list[dict[str, Any]] | None = None,
-            **extra: Any) -> httpx.Response:
+def publish(
+    client: httpx.Client, project: str, name: str, version: str, files: list[dict[str, Any]] | None = None, **extra: Any
+) -> httpx.Response:
     if files is None:
         files = [file_entry("model.pt", b"w" + version.encode())]
     body = {"version": version, "files": files, **extra}

@@ -23,8 +23,15 @@ def test_every_write_is_audited_with_before_and_after(registry: Registry) -> Non
     _activity(registry)
     events = registry.admin.get("/api/v1/audit", params={"limit": 100}).json()
     actions = [e["action"] for e in reversed(events)]
-    assert actions[-7:] == ["project.create", "package.create", "version.publish", "version.publish",
-                            "channel.set", "channel.set", "version.deprecate"]
+    assert actions[-7:] == [
+        "project.create",
+        "package.create",
+        "version.publish",
+        "version.publish",
+        "channel.set",
+        "channel.set",
+        "version.deprecate",
+    ]
     move = next(e for e in events if e["action"] == "channel.set")
     assert move["before"] == {"version": "v1"} and move["after"] == {"version": "v2"}
     assert move["actor"] == "admin" and move["target"] == "package:perception/detector#production"
@@ -35,7 +42,11 @@ def test_every_write_is_audited_with_before_and_after(registry: Registry) -> Non
     assert publish(viewer, "perception", "detector", "v3").status_code == 403
     assert len(registry.admin.get("/api/v1/audit", params={"limit": 1000}).json()) == count
     assert registry.admin.get("/api/v1/audit/verify").json() == {
-        "ok": True, "checked": count, "first_bad_seq": None, "reason": None}
+        "ok": True,
+        "checked": count,
+        "first_bad_seq": None,
+        "reason": None,
+    }
 
 
 @pytest.mark.parametrize("tamper", ["edit", "delete", "delete-last"])
@@ -64,7 +75,15 @@ def test_rehashing_an_edited_row_still_breaks_the_chain(registry: Registry) -> N
         victim = ev.seq
         # An attacker who recomputes the edited row's own hash still breaks the next row's link.
         ev.after = {"version": "evil"}
-        ev.hash = event_hash(seq=ev.seq, time=ev.time, actor=ev.actor, action=ev.action, target=ev.target,
-                             before=ev.before, after=ev.after, prev_hash=ev.prev_hash)
+        ev.hash = event_hash(
+            seq=ev.seq,
+            time=ev.time,
+            actor=ev.actor,
+            action=ev.action,
+            target=ev.target,
+            before=ev.before,
+            after=ev.after,
+            prev_hash=ev.prev_hash,
+        )
     report = registry.admin.get("/api/v1/audit/verify").json()
     assert report["ok"] is False and report["first_bad_seq"] == victim + 1

@@ -60,29 +60,79 @@ def endpoints(caller: str) -> list[Endpoint]:
     return [
         Endpoint("get-project", "GET", "/api/v1/projects/perception", "project", "viewer", "packages:read"),
         Endpoint("members", "GET", "/api/v1/projects/perception/members", "project", "viewer", "packages:read"),
-        Endpoint("add-member", "PUT", "/api/v1/projects/perception/members/bystander", "project", "admin",
-                 "access:manage", {"role": "viewer"}),
-        Endpoint("protect", "PUT", "/api/v1/projects/perception/protected-channels", "project", "admin",
-                 "access:manage", {"channels": ["production"]}),
+        Endpoint(
+            "add-member",
+            "PUT",
+            "/api/v1/projects/perception/members/bystander",
+            "project",
+            "admin",
+            "access:manage",
+            {"role": "viewer"},
+        ),
+        Endpoint(
+            "protect",
+            "PUT",
+            "/api/v1/projects/perception/protected-channels",
+            "project",
+            "admin",
+            "access:manage",
+            {"channels": ["production"]},
+        ),
         Endpoint("get-package", "GET", PKG, "package", "viewer", "packages:read"),
         Endpoint("versions", "GET", f"{PKG}/versions", "package", "viewer", "packages:read"),
         Endpoint("version", "GET", f"{PKG}/versions/v1", "package", "viewer", "packages:read"),
         Endpoint("download", "GET", f"{PKG}/versions/v1/files/model.pt", "package", "viewer", "packages:read"),
         Endpoint("channels", "GET", f"{PKG}/channels", "package", "viewer", "packages:read"),
         Endpoint("grants", "GET", f"{PKG}/grants", "package", "viewer", "packages:read"),
-        Endpoint("resolve", "GET", "/api/v1/resolve?ref=perception/detector@staging", "package", "viewer",
-                 "packages:read"),
-        Endpoint("publish", "POST", f"{PKG}/versions", "package", "developer", "packages:write",
-                 {"version": f"v-{caller}", "files": [file_entry("model.pt", caller.encode())]}),
-        Endpoint("staging", "PUT", f"{PKG}/channels/staging-{caller}", "package", "developer", "packages:write",
-                 {"version": "v1"}),
-        Endpoint("production", "PUT", f"{PKG}/channels/production", "package", "maintainer", "channels:protected",
-                 {"version": "v1"}),
+        Endpoint(
+            "resolve", "GET", "/api/v1/resolve?ref=perception/detector@staging", "package", "viewer", "packages:read"
+        ),
+        Endpoint(
+            "publish",
+            "POST",
+            f"{PKG}/versions",
+            "package",
+            "developer",
+            "packages:write",
+            {"version": f"v-{caller}", "files": [file_entry("model.pt", caller.encode())]},
+        ),
+        Endpoint(
+            "staging",
+            "PUT",
+            f"{PKG}/channels/staging-{caller}",
+            "package",
+            "developer",
+            "packages:write",
+            {"version": "v1"},
+        ),
+        Endpoint(
+            "production",
+            "PUT",
+            f"{PKG}/channels/production",
+            "package",
+            "maintainer",
+            "channels:protected",
+            {"version": "v1"},
+        ),
         Endpoint("drop-channel", "DELETE", f"{PKG}/channels/tmp-{caller}", "package", "developer", "packages:write"),
-        Endpoint("deprecate", "POST", f"{PKG}/versions/dep-{caller}/deprecate", "package", "maintainer",
-                 "packages:manage", {"reason": "matrix"}),
-        Endpoint("grant", "POST", f"{PKG}/grants", "package", "maintainer", "packages:manage",
-                 {"user": "bystander", "role": "viewer"}),
+        Endpoint(
+            "deprecate",
+            "POST",
+            f"{PKG}/versions/dep-{caller}/deprecate",
+            "package",
+            "maintainer",
+            "packages:manage",
+            {"reason": "matrix"},
+        ),
+        Endpoint(
+            "grant",
+            "POST",
+            f"{PKG}/grants",
+            "package",
+            "maintainer",
+            "packages:manage",
+            {"user": "bystander", "role": "viewer"},
+        ),
         Endpoint("create-project", "POST", "/api/v1/projects", "admin", None, None, {"name": f"new-{caller}"}),
         Endpoint("users", "GET", "/api/v1/users", "admin", None),
         Endpoint("create-user", "POST", "/api/v1/users", "admin", None, None, {"name": f"u-{caller}"}),
@@ -137,8 +187,9 @@ def _tokens(reg: Registry, tmp_path: Any) -> dict[str, str]:
         if c.scopes is None:
             continue
         project = "other" if c.name == "robot-elsewhere" else "perception"
-        r = admin.post("/api/v1/tokens", json={"name": c.name, "robot": True, "project": project,
-                                               "scopes": sorted(c.scopes)})
+        r = admin.post(
+            "/api/v1/tokens", json={"name": c.name, "robot": True, "project": project, "scopes": sorted(c.scopes)}
+        )
         assert r.status_code == 201, r.text
         tokens[c.name] = r.json()["token"]
     return tokens
@@ -172,8 +223,9 @@ def test_hidden_is_indistinguishable_from_missing(registry: Registry, tmp_path: 
             hidden = client.get(f"/api/v1/projects/perception/packages/secret{suffix}")
             missing = client.get(f"/api/v1/projects/perception/packages/nosuchpkg{suffix}")
             assert hidden.status_code == missing.status_code == 404, (who, suffix)
-            assert hidden.json()["error"]["message"].replace("secret", "X") == \
-                missing.json()["error"]["message"].replace("nosuchpkg", "X")
+            assert hidden.json()["error"]["message"].replace("secret", "X") == missing.json()["error"][
+                "message"
+            ].replace("nosuchpkg", "X")
         hidden = client.get("/api/v1/resolve", params={"ref": "perception/secret@v1"})
         missing = client.get("/api/v1/resolve", params={"ref": "perception/nosuchpkg@v1"})
         assert hidden.status_code == missing.status_code == 404

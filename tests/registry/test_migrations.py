@@ -27,6 +27,7 @@ def test_migrations_build_the_model_schema_and_downgrade(db_url: str) -> None:
         assert diff == [], f"models and migrations differ: {diff}"
         upgrade(db.engine)  # idempotent
         assert {"users", "projects", "packages", "package_versions", "channels", "audit_events"} <= set(
-            inspect(db.engine).get_table_names())
+            inspect(db.engine).get_table_names()
+        )
     finally:
         db.dispose()

@@ -20,8 +20,9 @@ def test_publish_is_idempotent_and_immutable(registry: Registry) -> None:
     again = publish(c, "perception", "detector", "v1.0.0", commit="a" * 40)
     assert again.status_code == 200
     assert again.json()["content_hash"] == first.json()["content_hash"]
-    other = publish(c, "perception", "detector", "v1.0.0", files=[file_entry("model.pt", b"different")],
-                    commit="a" * 40)
+    other = publish(
+        c, "perception", "detector", "v1.0.0", files=[file_entry("model.pt", b"different")], commit="a" * 40
+    )
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "conflict"
     assert "immutable" in other.json()["error"]["message"]
@@ -119,8 +120,16 @@ def test_download_streams_recorded_file(registry: Registry, tmp_path: Path) -> N
     c = registry.admin
     blob = tmp_path / "weights.bin"
     blob.write_bytes(b"\x00\x01" * 100_000)
-    publish(c, "perception", "detector", "v1", files=[file_entry("sub/weights.bin", blob.read_bytes(), str(blob)),
-                                                        file_entry("gone.bin", b"x", str(tmp_path / "missing"))])
+    publish(
+        c,
+        "perception",
+        "detector",
+        "v1",
+        files=[
+            file_entry("sub/weights.bin", blob.read_bytes(), str(blob)),
+            file_entry("gone.bin", b"x", str(tmp_path / "missing")),
+        ],
+    )
     r = c.get("/api/v1/projects/perception/packages/detector/versions/v1/files/sub/weights.bin")
     assert r.status_code == 200 and r.content == blob.read_bytes()
     assert r.headers["x-pitlane-md5"] == hashlib.md5(blob.read_bytes()).hexdigest()

@@ -36,11 +36,14 @@ def api_schema(sqlite_template: Path, tmp_path: Path) -> Iterator[Any]:
     from toolkit.client import InProcessTransport
 
     transport = InProcessTransport(app)
-    with Client(transport=transport, base_url="http://seed",
-                headers={"Authorization": f"Bearer {TOKEN['admin']}"}) as c:
+    with Client(
+        transport=transport, base_url="http://seed", headers={"Authorization": f"Bearer {TOKEN['admin']}"}
+    ) as c:
         c.post("/api/v1/projects", json={"name": "perception"})
-        c.post("/api/v1/projects/perception/packages/detector/versions",
-               json={"version": "v1", "files": [file_entry("model.pt", b"x", str(tmp_path / "registry.db"))]})
+        c.post(
+            "/api/v1/projects/perception/packages/detector/versions",
+            json={"version": "v1", "files": [file_entry("model.pt", b"x", str(tmp_path / "registry.db"))]},
+        )
     transport.close()
     yield loaded
     app.state.db.dispose()
@@ -53,9 +56,15 @@ def test_no_server_errors(api_schema: Any) -> None:
     assert len(operations) > 20
 
     for op in operations:
+
         @given(case=op.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             response = case.call(headers={"Authorization": f"Bearer {TOKEN['admin']}"})
             where = f"{case.method} {case.formatted_path}"

@@ -22,9 +22,7 @@ def _dump_database(reg: Registry) -> bytes:
         return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     with reg.db.engine.connect() as conn:
         tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
-        return "\n".join(
-            str(row) for t in tables for row in conn.execute(text(f'SELECT * FROM "{t}"')).all()
-        ).encode()
+        return "\n".join(str(row) for t in tables for row in conn.execute(text(f'SELECT * FROM "{t}"')).all()).encode()
 
 
 def test_tokens_are_never_stored_in_clear(registry: Registry) -> None:
@@ -54,8 +52,11 @@ def test_revoked_and_expired_tokens_are_refused(registry: Registry) -> None:
     assert r.status_code == 401 and r.json()["error"]["message"] == "token was revoked"
     other = admin.post("/api/v1/tokens", json={"name": "old", "expires_days": 1}).json()
     with registry.db.transaction() as s:
-        s.execute(update(ApiToken).where(ApiToken.prefix == other["prefix"])
-                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.prefix == other["prefix"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert registry.client(other["token"]).get("/api/v1/me").json()["error"]["message"] == "token expired"
     tampered = new["token"][:-2] + ("AA" if not new["token"].endswith("AA") else "BB")
     assert registry.client(tampered).get("/api/v1/me").status_code == 401
@@ -68,11 +69,19 @@ def test_robot_token_is_limited_to_project_and_scopes(registry: Registry) -> Non
         admin.post("/api/v1/projects", json={"name": p})
     publish(admin, "perception", "detector", "v1")
     publish(admin, "planning", "planner", "v1")
-    bad = admin.post("/api/v1/tokens", json={"name": "ci", "robot": True, "project": "perception",
-                                             "scopes": ["packages:fly"]})
+    bad = admin.post(
+        "/api/v1/tokens", json={"name": "ci", "robot": True, "project": "perception", "scopes": ["packages:fly"]}
+    )
     assert bad.status_code == 400 and "unknown scope" in bad.json()["error"]["message"]
-    r = admin.post("/api/v1/tokens", json={"name": "ci-bot", "robot": True, "project": "perception",
-                                           "scopes": ["packages:read", "evaluations:write"]})
+    r = admin.post(
+        "/api/v1/tokens",
+        json={
+            "name": "ci-bot",
+            "robot": True,
+            "project": "perception",
+            "scopes": ["packages:read", "evaluations:write"],
+        },
+    )
     assert r.status_code == 201
     robot = registry.client(r.json()["token"])
     me = robot.get("/api/v1/me").json()
@@ -83,8 +92,12 @@ def test_robot_token_is_limited_to_project_and_scopes(registry: Registry) -> Non
     assert robot.post("/api/v1/tokens", json={"name": "escalate"}).status_code == 403
     # A developer cannot mint robots; a project admin can, and can list and revoke them.
     dev = registry.client(registry.user("dev", "perception", "developer"))
-    assert dev.post("/api/v1/tokens", json={"name": "bot2", "robot": True, "project": "perception",
-                                            "scopes": ["packages:read"]}).status_code == 403
+    assert (
+        dev.post(
+            "/api/v1/tokens", json={"name": "bot2", "robot": True, "project": "perception", "scopes": ["packages:read"]}
+        ).status_code
+        == 403
+    )
     padmin = registry.client(registry.user("lead", "perception", "admin"))
     assert "ci-bot" in [t["name"] for t in padmin.get("/api/v1/tokens").json()]
     assert padmin.delete(f"/api/v1/tokens/{r.json()['prefix']}").status_code == 200

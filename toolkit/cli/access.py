@@ -6,8 +6,9 @@ import typer
 
 from toolkit.cli import output
 
-access_app = typer.Typer(help="Who may do what: project roles, package grants, cross-project shares.",
-                         no_args_is_help=True)
+access_app = typer.Typer(
+    help="Who may do what: project roles, package grants, cross-project shares.", no_args_is_help=True
+)
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
 user_app = typer.Typer(help="Create and list users (registry admins).", no_args_is_help=True)
 
@@ -26,8 +27,12 @@ def _subject(user: str | None, project: str | None) -> None:
 def grant_cmd(
     role: str = typer.Argument(..., help=ROLE_HELP),
     user: str | None = typer.Option(None, "--user", "-u", help="the user to grant"),
-    project: str | None = typer.Option(None, "--project", "-p", help="project: where the role applies, or with "
-                                       "--package and without --user, the project to share with"),
+    project: str | None = typer.Option(
+        None,
+        "--project",
+        "-p",
+        help="project: where the role applies, or with --package and without --user, the project to share with",
+    ),
     package: str | None = typer.Option(None, "--package", help="PROJECT/NAME: grant on this package only"),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -88,8 +93,11 @@ def list_cmd(
             if json_out:
                 output.print_json(grants)
                 return
-            output.print_table(None, ["package", "user", "project", "role"],
-                               [(g.package, g.user or "", g.project or "", g.role) for g in grants])
+            output.print_table(
+                None,
+                ["package", "user", "project", "role"],
+                [(g.package, g.user or "", g.project or "", g.role) for g in grants],
+            )
             return
         if project:
             members = client.list_members(project)
@@ -133,8 +141,11 @@ def project_list(json_out: bool = JSON_OPT) -> None:
     if json_out:
         output.print_json(projects)
         return
-    output.print_table(None, ["project", "your role", "protected channels", "description"],
-                       [(p.name, p.role or "", ", ".join(p.protected_channels), p.description) for p in projects])
+    output.print_table(
+        None,
+        ["project", "your role", "protected channels", "description"],
+        [(p.name, p.role or "", ", ".join(p.protected_channels), p.description) for p in projects],
+    )
 
 
 @project_app.command("protect")

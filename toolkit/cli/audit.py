@@ -27,9 +27,12 @@ def list_cmd(
         output.print_json(events)
         return
     output.print_table(
-        None, ["#", "time", "actor", "action", "target", "change"],
-        [(e.seq, f"{e.time:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, _change(e.before, e.after))
-         for e in events],
+        None,
+        ["#", "time", "actor", "action", "target", "change"],
+        [
+            (e.seq, f"{e.time:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, _change(e.before, e.after))
+            for e in events
+        ],
     )
 
 

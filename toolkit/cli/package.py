@@ -28,9 +28,19 @@ def list_cmd(
         output.print_json(pkgs)
         return
     output.print_table(
-        None, ["project", "package", "versions", "latest", "channels", "your role"],
-        [(p.project, p.name, p.version_count, p.latest or "-",
-          ", ".join(f"{c}={v}" for c, v in sorted(p.channels.items())), p.role) for p in pkgs],
+        None,
+        ["project", "package", "versions", "latest", "channels", "your role"],
+        [
+            (
+                p.project,
+                p.name,
+                p.version_count,
+                p.latest or "-",
+                ", ".join(f"{c}={v}" for c, v in sorted(p.channels.items())),
+                p.role,
+            )
+            for p in pkgs
+        ],
     )
 
 
@@ -50,10 +60,12 @@ def show_cmd(
                 return
             state = " (deprecated)" if version.deprecated else ""
             output.console.print(f"{version.project}/{version.package}@{version.version}{state}", markup=False)
-            output.console.print(f"commit {version.commit or '-'}  published {version.created_at:%Y-%m-%d %H:%M} "
-                                 f"by {version.created_by}", markup=False)
-            output.print_table("files", ["path", "md5", "size"],
-                               [(f.path, f.md5, f.size) for f in version.files])
+            output.console.print(
+                f"commit {version.commit or '-'}  published {version.created_at:%Y-%m-%d %H:%M} "
+                f"by {version.created_by}",
+                markup=False,
+            )
+            output.print_table("files", ["path", "md5", "size"], [(f.path, f.md5, f.size) for f in version.files])
             return
         pkg = client.find_package(ref)
         versions = client.list_versions(pkg.project, pkg.name)
@@ -62,9 +74,19 @@ def show_cmd(
         return
     output.console.print(f"{pkg.project}/{pkg.name}  {pkg.description}", markup=False)
     output.print_table(
-        None, ["version", "channels", "published", "by", "files", "state"],
-        [(v.version, ", ".join(v.channels), f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by, len(v.files),
-          "deprecated" if v.deprecated else "") for v in versions],
+        None,
+        ["version", "channels", "published", "by", "files", "state"],
+        [
+            (
+                v.version,
+                ", ".join(v.channels),
+                f"{v.created_at:%Y-%m-%d %H:%M}",
+                v.created_by,
+                len(v.files),
+                "deprecated" if v.deprecated else "",
+            )
+            for v in versions
+        ],
     )
 
 
@@ -83,8 +105,10 @@ def pull_cmd(
         output.print_json({"version": version, "output": str(out)})
         return
     total = sum(f.size for f in version.files)
-    output.info(f"pulled {version.project}/{version.package}@{version.version}: {len(version.files)} files, "
-                f"{total} bytes, all hashes verified -> {out}")
+    output.info(
+        f"pulled {version.project}/{version.package}@{version.version}: {len(version.files)} files, "
+        f"{total} bytes, all hashes verified -> {out}"
+    )
 
 
 @package_app.command("channel")

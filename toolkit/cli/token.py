@@ -18,8 +18,11 @@ def create_cmd(
     scope: list[str] = typer.Option(None, "--scope", "-s", help="limit to actions, e.g. packages:read (repeat)"),
     robot: bool = typer.Option(False, "--robot", help="a CI robot identity: needs --project and --scope"),
     expires_days: int | None = typer.Option(None, "--expires-days", help="expire after N days"),
-    bootstrap: bool = typer.Option(False, "--bootstrap", help="create a registry admin token directly in the "
-                                   "server's database (run on the server; no token needed)"),
+    bootstrap: bool = typer.Option(
+        False,
+        "--bootstrap",
+        help="create a registry admin token directly in the server's database (run on the server; no token needed)",
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Create a token; the secret is printed once and stored only as a hash."""
@@ -36,8 +39,9 @@ def create_cmd(
     from toolkit.client import connect
 
     with connect() as client:
-        new = client.create_token(name, user=user, project=project, scopes=scope or None, robot=robot,
-                                  expires_days=expires_days)
+        new = client.create_token(
+            name, user=user, project=project, scopes=scope or None, robot=robot, expires_days=expires_days
+        )
     if json_out:
         output.print_json(new)
         return
@@ -59,10 +63,20 @@ def list_cmd(
         output.print_json(rows)
         return
     output.print_table(
-        None, ["prefix", "name", "user", "project", "scopes", "expires", "state"],
-        [(t.prefix, t.name, t.user, t.project or "", ", ".join(t.scopes) if t.scopes is not None else "all",
-          f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "", "revoked" if t.revoked_at else "active")
-         for t in rows],
+        None,
+        ["prefix", "name", "user", "project", "scopes", "expires", "state"],
+        [
+            (
+                t.prefix,
+                t.name,
+                t.user,
+                t.project or "",
+                ", ".join(t.scopes) if t.scopes is not None else "all",
+                f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "",
+                "revoked" if t.revoked_at else "active",
+            )
+            for t in rows
+        ],
     )
 
 

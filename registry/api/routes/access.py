@@ -18,8 +18,11 @@ def member_out(m: Membership, project: str) -> MemberOut:
 
 def grant_out(g: PackageGrant, package: str) -> GrantOut:
     return GrantOut(
-        package=package, user=g.user.name if g.user else None,
-        project=g.grantee_project.name if g.grantee_project else None, role=g.role, created_at=g.created_at,
+        package=package,
+        user=g.user.name if g.user else None,
+        project=g.grantee_project.name if g.grantee_project else None,
+        role=g.role,
+        created_at=g.created_at,
     )
 
 
@@ -30,8 +33,9 @@ def list_members(project: str, principal: CurrentPrincipal, session: SessionDep)
 
 
 @router.put("/projects/{project}/members/{user}", response_model=MemberOut)
-def grant_member(project: str, user: str, body: MemberIn, principal: CurrentPrincipal,
-                 session: SessionDep) -> MemberOut:
+def grant_member(
+    project: str, user: str, body: MemberIn, principal: CurrentPrincipal, session: SessionDep
+) -> MemberOut:
     p = access.get_project(session, principal, project)
     return member_out(access.grant_role(session, principal, p, user, body.role), p.name)
 
@@ -49,8 +53,7 @@ def list_grants(project: str, name: str, principal: CurrentPrincipal, session: S
 
 
 @router.post("/projects/{project}/packages/{name}/grants", response_model=GrantOut)
-def grant_package(project: str, name: str, body: GrantIn, principal: CurrentPrincipal,
-                  session: SessionDep) -> GrantOut:
+def grant_package(project: str, name: str, body: GrantIn, principal: CurrentPrincipal, session: SessionDep) -> GrantOut:
     pkg = packages.get_package(session, principal, project, name)
     g = access.grant_package(session, principal, pkg, user_name=body.user, project_name=body.project, role=body.role)
     return grant_out(g, f"{project}/{name}")
@@ -58,8 +61,12 @@ def grant_package(project: str, name: str, body: GrantIn, principal: CurrentPrin
 
 @router.delete("/projects/{project}/packages/{name}/grants", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_package(
-    project: str, name: str, principal: CurrentPrincipal, session: SessionDep,
-    user: str | None = Query(default=None), grantee_project: str | None = Query(default=None, alias="project"),
+    project: str,
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    user: str | None = Query(default=None),
+    grantee_project: str | None = Query(default=None, alias="project"),
 ) -> None:
     pkg = packages.get_package(session, principal, project, name)
     access.revoke_package(session, principal, pkg, user_name=user, project_name=grantee_project)

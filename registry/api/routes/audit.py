@@ -14,7 +14,8 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit", response_model=list[AuditEventOut])
 def list_events(
-    principal: CurrentPrincipal, session: SessionDep,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     target: str | None = Query(default=None, max_length=500, description="target prefix, e.g. package:perception/"),
     action: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=100, ge=1, le=10_000),

@@ -27,10 +27,20 @@ router = APIRouter(tags=["packages"])
 
 def version_out(v: PackageVersion, package: Package, channels: list[str] | None = None) -> VersionOut:
     return VersionOut(
-        project=package.project.name, package=package.name, version=v.version, content_hash=v.content_hash,
-        commit=v.commit, tag=v.tag, manifest=v.manifest or {}, created_at=v.created_at, created_by=v.created_by,
-        deprecated=v.deprecated_at is not None, deprecated_at=v.deprecated_at, deprecated_by=v.deprecated_by,
-        deprecation_reason=v.deprecation_reason, channels=channels or [],
+        project=package.project.name,
+        package=package.name,
+        version=v.version,
+        content_hash=v.content_hash,
+        commit=v.commit,
+        tag=v.tag,
+        manifest=v.manifest or {},
+        created_at=v.created_at,
+        created_by=v.created_by,
+        deprecated=v.deprecated_at is not None,
+        deprecated_at=v.deprecated_at,
+        deprecated_by=v.deprecated_by,
+        deprecation_reason=v.deprecation_reason,
+        channels=channels or [],
         files=[FileOut.model_validate(f) for f in v.files],
     )
 
@@ -38,8 +48,14 @@ def version_out(v: PackageVersion, package: Package, channels: list[str] | None 
 def package_out(s: svc.PackageSummary) -> PackageOut:
     p = s.package
     return PackageOut(
-        project=p.project.name, name=p.name, description=p.description, created_at=p.created_at,
-        version_count=s.version_count, latest=s.latest, channels=s.channels, role=s.role.value if s.role else None,
+        project=p.project.name,
+        name=p.name,
+        description=p.description,
+        created_at=p.created_at,
+        version_count=s.version_count,
+        latest=s.latest,
+        channels=s.channels,
+        role=s.role.value if s.role else None,
     )
 
 
@@ -49,8 +65,11 @@ def package_out(s: svc.PackageSummary) -> PackageOut:
 resolve_router = APIRouter(tags=["packages"])
 
 
-@resolve_router.get("/resolve", response_model=VersionOut, responses={401: {"model": ErrorOut},
-                    403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
+@resolve_router.get(
+    "/resolve",
+    response_model=VersionOut,
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+)
 async def resolve(
     request: Request,
     ref: str = Query(max_length=600, description="[PROJECT/]NAME@VERSION, NAME@CHANNEL or NAME#CHANNEL"),
@@ -65,7 +84,8 @@ async def resolve(
 
 @router.get("/packages", response_model=list[PackageOut])
 def list_packages(
-    principal: CurrentPrincipal, session: SessionDep,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     project: str | None = Query(default=None, max_length=100),
     q: str | None = Query(default=None, max_length=200, description="substring of name or description"),
 ) -> list[PackageOut]:
@@ -104,7 +124,8 @@ def list_versions(project: str, name: str, principal: CurrentPrincipal, session:
 
 
 @router.post(
-    "/projects/{project}/packages/{name}/versions", response_model=VersionOut,
+    "/projects/{project}/packages/{name}/versions",
+    response_model=VersionOut,
     responses={200: {"description": "identical content was already published"}, 201: {"description": "published"}},
     status_code=status.HTTP_201_CREATED,
 )
@@ -112,9 +133,16 @@ def publish(
     project: str, name: str, body: VersionIn, principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> VersionOut:
     result = svc.publish_version(
-        session, principal, project=project, package=name, version=body.version,
-        files=[svc.FileSpec(f.path, f.md5, f.size, f.url) for f in body.files], commit=body.commit, tag=body.tag,
-        manifest=body.manifest, description=body.description,
+        session,
+        principal,
+        project=project,
+        package=name,
+        version=body.version,
+        files=[svc.FileSpec(f.path, f.md5, f.size, f.url) for f in body.files],
+        commit=body.commit,
+        tag=body.tag,
+        manifest=body.manifest,
+        description=body.description,
     )
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     v = result.version
@@ -123,8 +151,7 @@ def publish(
 
 
 @router.get("/projects/{project}/packages/{name}/versions/{version}", response_model=VersionOut)
-def get_version(project: str, name: str, version: str, principal: CurrentPrincipal,
-                session: SessionDep) -> VersionOut:
+def get_version(project: str, name: str, version: str, principal: CurrentPrincipal, session: SessionDep) -> VersionOut:
     pkg = svc.get_package(session, principal, project, name)
     v = svc.get_version(session, principal, pkg, version)
     chans = [c.name for c, ver in svc.channels_of(session, pkg) if ver == v.version]
@@ -132,8 +159,9 @@ def get_version(project: str, name: str, version: str, principal: CurrentPrincip
 
 
 @router.post("/projects/{project}/packages/{name}/versions/{version}/deprecate", response_model=VersionOut)
-def deprecate(project: str, name: str, version: str, body: DeprecateIn, principal: CurrentPrincipal,
-              session: SessionDep) -> VersionOut:
+def deprecate(
+    project: str, name: str, version: str, body: DeprecateIn, principal: CurrentPrincipal, session: SessionDep
+) -> VersionOut:
     pkg = svc.get_package(session, principal, project, name)
     return version_out(svc.deprecate_version(session, principal, pkg, version, body.reason), pkg)
 
@@ -143,20 +171,32 @@ def list_channels(project: str, name: str, principal: CurrentPrincipal, session:
     pkg = svc.get_package(session, principal, project, name)
     protected = set(pkg.project.protected_channels or [])
     return [
-        ChannelOut(package=f"{project}/{name}", channel=c.name, version=ver, protected=c.name in protected,
-                   updated_at=c.updated_at, updated_by=c.updated_by)
+        ChannelOut(
+            package=f"{project}/{name}",
+            channel=c.name,
+            version=ver,
+            protected=c.name in protected,
+            updated_at=c.updated_at,
+            updated_by=c.updated_by,
+        )
         for c, ver in svc.channels_of(session, pkg)
     ]
 
 
 @router.put("/projects/{project}/packages/{name}/channels/{channel}", response_model=ChannelOut)
-def set_channel(project: str, name: str, channel: str, body: ChannelIn, principal: CurrentPrincipal,
-                session: SessionDep) -> ChannelOut:
+def set_channel(
+    project: str, name: str, channel: str, body: ChannelIn, principal: CurrentPrincipal, session: SessionDep
+) -> ChannelOut:
     pkg = svc.get_package(session, principal, project, name)
     c = svc.set_channel(session, principal, pkg, channel, body.version)
-    return ChannelOut(package=f"{project}/{name}", channel=c.name, version=body.version,
-                      protected=c.name in (pkg.project.protected_channels or []),
-                      updated_at=c.updated_at, updated_by=c.updated_by)
+    return ChannelOut(
+        package=f"{project}/{name}",
+        channel=c.name,
+        version=body.version,
+        protected=c.name in (pkg.project.protected_channels or []),
+        updated_at=c.updated_at,
+        updated_by=c.updated_by,
+    )
 
 
 @router.delete("/projects/{project}/packages/{name}/channels/{channel}", status_code=status.HTTP_204_NO_CONTENT)
@@ -170,8 +210,9 @@ def remove_channel(project: str, name: str, channel: str, principal: CurrentPrin
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}},
 )
-def download(project: str, name: str, version: str, path: str, principal: CurrentPrincipal,
-             session: SessionDep) -> StreamingResponse:
+def download(
+    project: str, name: str, version: str, path: str, principal: CurrentPrincipal, session: SessionDep
+) -> StreamingResponse:
     pkg = svc.get_package(session, principal, project, name)
     v = svc.get_version(session, principal, pkg, version)
     match = next((f for f in v.files if f.path == path), None)

@@ -14,8 +14,11 @@ router = APIRouter(tags=["projects"])
 
 def project_out(project: Project, role: str | None) -> ProjectOut:
     return ProjectOut(
-        name=project.name, description=project.description,
-        protected_channels=list(project.protected_channels or []), created_at=project.created_at, role=role,
+        name=project.name,
+        description=project.description,
+        protected_channels=list(project.protected_channels or []),
+        created_at=project.created_at,
+        role=role,
     )
 
 

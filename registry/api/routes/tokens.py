@@ -16,9 +16,15 @@ router = APIRouter(tags=["tokens"])
 
 def token_out(row: ApiToken) -> TokenOut:
     return TokenOut(
-        prefix=row.prefix, name=row.name, user=row.user.name, kind=row.user.kind,
-        project=row.project.name if row.project else None, scopes=row.scopes, created_at=row.created_at,
-        expires_at=row.expires_at, revoked_at=row.revoked_at,
+        prefix=row.prefix,
+        name=row.name,
+        user=row.user.name,
+        kind=row.user.kind,
+        project=row.project.name if row.project else None,
+        scopes=row.scopes,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -38,8 +44,14 @@ def create_token(body: TokenIn, principal: CurrentPrincipal, session: SessionDep
             raise NotFoundError(f"project {body.project!r} not found")
         access.get_project(session, principal, body.project)
     new = tokens.create_token(
-        session, principal, name=body.name, user_name=body.user, project=project, scopes=body.scopes,
-        robot=body.robot, expires_days=body.expires_days,
+        session,
+        principal,
+        name=body.name,
+        user_name=body.user,
+        project=project,
+        scopes=body.scopes,
+        robot=body.robot,
+        expires_days=body.expires_days,
     )
     return NewTokenOut(token=new.token, **token_out(new.row).model_dump())
 
