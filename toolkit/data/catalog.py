@@ -9,6 +9,7 @@ cache of the sidecars: ``Catalog.rebuild`` reproduces it from them.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.engine import Connection
 
@@ -101,6 +103,26 @@ tags = Table(
 Index("ix_catalog_tags_kv", tags.c.key, tags.c.value, tags.c.bag_id)
 
 
+# How many bags have each topic (name, type) and each tag (key, value): tiny tables that let
+# search resolve globs and judge how selective a term is without touching the big ones.
+topic_stats = Table(
+    "catalog_topic_stats",
+    CATALOG_METADATA,
+    Column("name", String(512), primary_key=True),
+    Column("type", String(256), primary_key=True),
+    Column("bags", BigInteger, nullable=False),
+)
+Index("ix_catalog_topic_stats_type", topic_stats.c.type)
+
+tag_stats = Table(
+    "catalog_tag_stats",
+    CATALOG_METADATA,
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), primary_key=True),
+    Column("bags", BigInteger, nullable=False),
+)
+
+
 def search_text(sidecar: Sidecar) -> str:
     s = sidecar.summary
     parts = [sidecar.path, *s.files, *(f"{k}={v}" for k, v in sidecar.all_tags().items()), s.notes, sidecar.notes]
@@ -147,6 +169,25 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _bump(
+    conn: Connection, table: Table, keys: tuple[Column[str], Column[str]], delta: Counter[tuple[str, str]]
+) -> None:
+    """Add `delta` to the per-key bag counts of a stats table; rows that reach zero go."""
+    changed = [k for k, d in delta.items() if d]
+    for start in range(0, len(changed), 400):  # bounded IN lists
+        part = changed[start : start + 400]
+        match = tuple_(*keys).in_(part)
+        current = {(a, b): n for a, b, n in conn.execute(select(*keys, table.c.bags).where(match))}
+        conn.execute(delete(table).where(match))
+        rows = [
+            {keys[0].name: a, keys[1].name: b, "bags": current.get((a, b), 0) + delta[(a, b)]}
+            for a, b in part
+            if current.get((a, b), 0) + delta[(a, b)] > 0
+        ]
+        if rows:
+            conn.execute(insert(table), rows)
 
 
 def _sidecar_of() -> Select[Any]:
@@ -205,6 +246,11 @@ class Catalog:
         stale = select(bags.c.id).where(bags.c.id.in_(ids) | bags.c.path.in_(paths))
         stale_ids = [r[0] for r in conn.execute(stale)]
         self._delete_ids(conn, stale_ids)
+        topic_delta: Counter[tuple[str, str]] = Counter()
+        tag_delta: Counter[tuple[str, str]] = Counter()
+        for sc in items:
+            topic_delta.update({(t.name, t.type) for t in sc.summary.topics})
+            tag_delta.update(set(sc.all_tags().items()))
         rows = [bag_row(sc) for sc in items]
         conn.execute(insert(bags), rows)
         conn.execute(insert(sidecar_bodies), [{"bag_id": sc.id, "body": sc.to_json()} for sc in items])
@@ -223,11 +269,21 @@ class Catalog:
         tag_rows = [{"bag_id": sc.id, "key": k, "value": v} for sc in items for k, v in sc.all_tags().items()]
         if tag_rows:
             conn.execute(insert(tags), tag_rows)
+        _bump(conn, topic_stats, (topic_stats.c.name, topic_stats.c.type), topic_delta)
+        _bump(conn, tag_stats, (tag_stats.c.key, tag_stats.c.value), tag_delta)
         return len(items)
 
     def _delete_ids(self, conn: Connection, ids: list[str]) -> None:
         if not ids:
             return
+        topic_delta: Counter[tuple[str, str]] = Counter()
+        for name, typ in conn.execute(select(topics.c.name, topics.c.type).where(topics.c.bag_id.in_(ids))):
+            topic_delta[(name, typ)] -= 1
+        tag_delta: Counter[tuple[str, str]] = Counter()
+        for key, value in conn.execute(select(tags.c.key, tags.c.value).where(tags.c.bag_id.in_(ids))):
+            tag_delta[(key, value)] -= 1
+        _bump(conn, topic_stats, (topic_stats.c.name, topic_stats.c.type), topic_delta)
+        _bump(conn, tag_stats, (tag_stats.c.key, tag_stats.c.value), tag_delta)
         # Explicit child deletes: PostgreSQL and SQLite agree without relying on cascade settings.
         conn.execute(delete(topics).where(topics.c.bag_id.in_(ids)))
         conn.execute(delete(tags).where(tags.c.bag_id.in_(ids)))
@@ -248,6 +304,8 @@ class Catalog:
         with self.begin() as conn:
             conn.execute(delete(topics))
             conn.execute(delete(tags))
+            conn.execute(delete(topic_stats))
+            conn.execute(delete(tag_stats))
             conn.execute(delete(sidecar_bodies))
             if self.has_fts:
                 conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE}")
@@ -276,7 +334,7 @@ class Catalog:
 
     def tag_keys(self) -> set[str]:
         with self.engine.connect() as conn:
-            return {r[0] for r in conn.execute(select(tags.c.key).distinct())}
+            return {r[0] for r in conn.execute(select(tag_stats.c.key).distinct())}
 
     def stats(self) -> CatalogStats:
         with self.engine.connect() as conn:

@@ -12,12 +12,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, column, exists, false, func, not_, or_, select, table, true
+from sqlalchemy import ColumnElement, and_, case, column, exists, false, func, not_, or_, select, table, true
 from sqlalchemy.engine import Connection
 
-from toolkit.data.catalog import FTS_TABLE, bags, tags, topics
+from toolkit.data.catalog import FTS_TABLE, bags, tag_stats, tags, topic_stats, topics
 from toolkit.data.query import And, Field, Node, Not, Or, Text
 from toolkit.errors import QueryError
 
@@ -41,18 +40,23 @@ class CompileContext:
     estimates: list[int] | None = None
     _sets: int = 0
     negated: bool = False
+    in_or: bool = False
     hints: list[str] = field(default_factory=list)  # terms that alone match no bag
     _tag_keys: set[str] | None = None
 
     @property
     def tag_keys(self) -> set[str]:
         if self._tag_keys is None:  # only queries with a non-built-in field pay for this
-            self._tag_keys = {r[0] for r in self.conn.execute(select(tags.c.key).distinct())}
+            self._tag_keys = {r[0] for r in self.conn.execute(select(tag_stats.c.key).distinct())}
         return self._tag_keys
 
-    def names(self, col: ColumnElement[str], pattern: str) -> list[str]:
-        """The distinct topic names/types a glob denotes (few, and an index skip-scan finds them)."""
-        return [r[0] for r in self.conn.execute(select(col).distinct().where(_match(col, pattern)))]
+    def names(self, col: ColumnElement[str], pattern: str) -> tuple[list[str], int]:
+        """The distinct topic names (or types) a glob denotes, and about how many bags have one."""
+        stats_col = topic_stats.c.name if col is topics.c.name else topic_stats.c.type
+        found: dict[str, int] = {}
+        for value, n in self.conn.execute(select(stats_col, topic_stats.c.bags).where(_match(stats_col, pattern))):
+            found[value] = found.get(value, 0) + int(n)
+        return sorted(found), sum(found.values())
 
 
 def like_escape(text: str) -> str:
@@ -171,29 +175,33 @@ def _has_gnss() -> ColumnElement[bool]:
 # --- field handlers ---------------------------------------------------------------
 def _has_topic(kind: str, col: ColumnElement[str], pattern: str, ctx: CompileContext) -> ColumnElement[bool]:
     # Globs are resolved to exact names first: the bag lookup is then an index equality.
-    names = ctx.names(col, pattern)
+    names, estimate = ctx.names(col, pattern)
     if not names:
         if not ctx.negated:
             ctx.hints.append(f"no bag has {kind} {pattern}")
         return false()
-    return _member(topics.c.bag_id, col.in_(names), ctx)
+    return _member(topics.c.bag_id, col.in_(names), ctx, estimate)
 
 
-ESTIMATE_CAP = 10_000  # tells a selective term from a common one; counting more costs more than it saves
+NEVER_DRIVES = 1 << 62
+FTS_ESTIMATE_CAP = 5_000  # tells a selective word from a common one; counting further costs more than it saves
 
 
-def _set_term(sub: Select[Any], ctx: CompileContext) -> int:
+def _set_term(ctx: CompileContext, estimate: int | Callable[[], int]) -> int:
     i = ctx._sets
     ctx._sets += 1
     if ctx.estimates is not None:
-        capped = sub.limit(ESTIMATE_CAP).subquery()
-        ctx.estimates.append(int(ctx.conn.execute(select(func.count()).select_from(capped)).scalar_one()))
+        # Only a term every match must satisfy can drive the lookup (not one under OR or NOT).
+        drives = not ctx.negated and not ctx.in_or
+        ctx.estimates.append((estimate if isinstance(estimate, int) else estimate()) if drives else NEVER_DRIVES)
     return i
 
 
-def _member(bag_col: ColumnElement[str], cond: ColumnElement[bool], ctx: CompileContext) -> ColumnElement[bool]:
+def _member(
+    bag_col: ColumnElement[str], cond: ColumnElement[bool], ctx: CompileContext, estimate: int
+) -> ColumnElement[bool]:
     sub = select(bag_col).where(cond)
-    i = _set_term(sub, ctx)
+    i = _set_term(ctx, estimate)
     if ctx.correlated or (ctx.driver is not None and i != ctx.driver):
         return exists().where(bag_col == bags.c.id, cond)
     return bags.c.id.in_(sub)
@@ -262,9 +270,12 @@ def _id(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
 
 def _tag_match(key: str, value: str | None, ctx: CompileContext) -> ColumnElement[bool]:
     cond = tags.c.key == key
+    stats = select(func.coalesce(func.sum(tag_stats.c.bags), 0)).where(tag_stats.c.key == key)
     if value is not None:
         cond = and_(cond, _match(tags.c.value, value))
-    return _member(tags.c.bag_id, cond, ctx)
+        stats = stats.where(_match(tag_stats.c.value, value))
+    estimate = int(ctx.conn.execute(stats).scalar_one()) if ctx.estimates is not None else 0
+    return _member(tags.c.bag_id, cond, ctx, estimate)
 
 
 def _tag(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -351,7 +362,12 @@ def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     # term drives the lookup; checking candidates found otherwise is cheaper with LIKE.
     phrase = '"' + needle.replace('"', '""') + '"'
     sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
-    i = _set_term(sub, ctx)
+
+    def count() -> int:
+        capped = sub.limit(FTS_ESTIMATE_CAP).subquery()
+        return int(ctx.conn.execute(select(func.count()).select_from(capped)).scalar_one())
+
+    i = _set_term(ctx, count)
     return bags.c.id.in_(sub) if ctx.driver == i and not ctx.correlated else like
 
 
@@ -359,7 +375,11 @@ def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
     if isinstance(node, And):
         return and_(*(compile_node(n, ctx) for n in node.items))
     if isinstance(node, Or):
-        return or_(*(compile_node(n, ctx) for n in node.items))
+        was_or, ctx.in_or = ctx.in_or, True
+        try:
+            return or_(*(compile_node(n, ctx) for n in node.items))
+        finally:
+            ctx.in_or = was_or
     if isinstance(node, Not):
         # Hints under NOT would explain nothing: a missing topic makes NOT true.
         was, ctx.negated = ctx.negated, not ctx.negated

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Row, Select, and_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
 from sqlalchemy.engine import Connection
 
 from toolkit.data.catalog import Catalog, bags, tags, topics
-from toolkit.data.compile import CompileContext, compile_query
+from toolkit.data.compile import NEVER_DRIVES, CompileContext, compile_query
 from toolkit.data.query import Node, parse
 from toolkit.errors import QueryError
 
@@ -70,22 +70,31 @@ def _matching_rows(conn: Connection, node: Node | None, fts: bool, limit: int) -
        sizes measured with a capped count) drives through its index, the others probe.
     """
     window = max(RECENT_WINDOW, limit)
-    edge = conn.execute(
-        select(bags.c.start_ns)
-        .where(bags.c.start_ns.is_not(None))
-        .order_by(bags.c.start_ns.desc())
-        .offset(window - 1)
-        .limit(1)
-    ).scalar()
+    probe = CompileContext(conn=conn, fts=fts, estimates=[])
+    where = compile_query(node, probe)
+    estimates = probe.estimates or []
+    driver = min(range(len(estimates)), key=lambda i: estimates[i], default=None)
+    if driver is not None and estimates[driver] == NEVER_DRIVES:
+        driver = None
+    total = int(conn.execute(select(func.count()).select_from(bags)).scalar_one()) if estimates else 0
+    # The window pays off unless the rarest term is too rare to fill LIMIT among the newest bags.
+    rare = driver is not None and estimates[driver] * window < limit * max(total, 1)
+    edge = None
+    if (not rare and total > window) or not estimates:
+        edge = conn.execute(
+            select(bags.c.start_ns)
+            .where(bags.c.start_ns.is_not(None))
+            .order_by(bags.c.start_ns.desc())
+            .offset(window - 1)
+            .limit(1)
+        ).scalar()
     if edge is not None:
         ctx = CompileContext(conn=conn, fts=fts, correlated=True)
-        where = and_(compile_query(node, ctx), bags.c.start_ns >= edge)
-        rows = list(conn.execute(_select(where, limit)).all())
+        rows = list(conn.execute(_select(and_(compile_query(node, ctx), bags.c.start_ns >= edge), limit)).all())
         if len(rows) == limit:
             return rows, ctx
-    probe = CompileContext(conn=conn, fts=fts, estimates=[])
-    compile_query(node, probe)
-    driver = min(range(len(probe.estimates or [])), key=lambda i: (probe.estimates or [])[i], default=None)
+    if driver is None:  # no set terms: the planner's own indexes are the best it gets
+        return list(conn.execute(_select(where, limit)).all()), probe
     ctx = CompileContext(conn=conn, fts=fts, driver=driver)
     return list(conn.execute(_select(compile_query(node, ctx), limit)).all()), ctx
 
