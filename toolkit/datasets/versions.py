@@ -99,6 +99,12 @@ def _parse_message(message: str) -> tuple[str, dict[str, str]]:
     return digest, trailers
 
 
+def is_dataset_tag_message(message: str) -> bool:
+    """True for a dataset version tag's message (so release/package sync can skip such tags)."""
+    digest, trailers = _parse_message(message)
+    return digest.startswith("sha256:") and "Pitlane-Dataset" in trailers
+
+
 def list_versions(root: Path, name: str | None = None) -> list[VersionInfo]:
     """Dataset version tags (those whose message is a manifest digest), oldest first per name."""
     pattern = f"refs/tags/{name}@v*" if name else "refs/tags/*@v*"
@@ -112,7 +118,7 @@ def list_versions(root: Path, name: str | None = None) -> list[VersionInfo]:
         tag, commit, date, message = [*record.split("\x00"), "", "", ""][:4]
         m = TAG_RE.match(tag)
         digest, trailers = _parse_message(message)
-        if not m or not commit or not digest.startswith("sha256:") or "Pitlane-Dataset" not in trailers:
+        if not m or not commit or not is_dataset_tag_message(message):
             continue  # lightweight tags and package releases are not dataset versions
         found.append(
             VersionInfo(
