@@ -6,14 +6,14 @@ track one SVG path; thumbnails are PNGs from a sibling route.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
+from registry.api.deps import CurrentPrincipal
 from registry.api.routes.bags import DataRepoDep, bag_file, catalogued, thumbnail_response
+from registry.web.pages import render
 from toolkit.bags.summary import BagSummary
 from toolkit.data.search import SearchResponse, search
 from toolkit.data.thumbnails import IMAGE_TYPES
@@ -21,7 +21,6 @@ from toolkit.data.timeline import Timeline, message_timeline
 from toolkit.errors import NotFoundError, QueryError
 
 router = APIRouter(tags=["data pages"], include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 TRACK_W, TRACK_H = 480, 320
 TIMELINE_W, ROW_H = 600, 22
@@ -65,7 +64,11 @@ def timeline_rows(tl: Timeline) -> list[dict[str, Any]]:
 
 @router.get("/data", response_class=HTMLResponse)
 def search_page(
-    request: Request, repo: DataRepoDep, q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    request: Request,
+    repo: DataRepoDep,
+    principal: CurrentPrincipal,
+    q: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Response:
     error: str | None = None
     resp = SearchResponse(query=q)
@@ -73,13 +76,12 @@ def search_page(
         resp = search(repo.catalog, q, limit=limit)
     except QueryError as exc:
         error = str(exc)
-    return templates.TemplateResponse(
-        request, "data_search.html", {"q": q, "resp": resp, "error": error}, status_code=400 if error else 200
-    )
+    context = {"section": "data", "q": q, "resp": resp, "error": error}
+    return render(request, "data_search.html", context, status=400 if error else 200, principal=principal)
 
 
 @router.get("/data/bags/{bag_id}", response_class=HTMLResponse)
-def bag_page(request: Request, repo: DataRepoDep, bag_id: str) -> Response:
+def bag_page(request: Request, repo: DataRepoDep, principal: CurrentPrincipal, bag_id: str) -> Response:
     sc = catalogued(repo, bag_id)
     s = sc.summary
     timeline: Timeline | None = None
@@ -91,6 +93,7 @@ def bag_page(request: Request, repo: DataRepoDep, bag_id: str) -> Response:
         missing = str(exc)  # the page still shows everything the sidecar knows
     cameras = [t.name for t in s.topics if t.type in IMAGE_TYPES and t.count] if missing is None else []
     context = {
+        "section": "data",
         "sc": sc,
         "s": s,
         "tags": sc.all_tags(),
@@ -104,7 +107,7 @@ def bag_page(request: Request, repo: DataRepoDep, bag_id: str) -> Response:
         "track_h": TRACK_H,
         "missing": missing,
     }
-    return templates.TemplateResponse(request, "data_bag.html", context)
+    return render(request, "data_bag.html", context, principal=principal)
 
 
 @router.get("/data/bags/{bag_id}/thumbnail.png")

@@ -146,3 +146,20 @@ def test_reindex_from_sidecars_reproduces_the_catalog(data_repo: DataRepo) -> No
     assert DataRepo(clone).catalog.snapshot() == before
     husky = search(DataRepo(clone).catalog, "near:42.3765,-71.1475,200m").results
     assert [r.path for r in husky] == ["bags/husky_gps_imu.bag"]
+
+
+def test_catalog_from_an_older_version_is_rebuilt(data_repo: DataRepo) -> None:
+    import sqlite3
+
+    bag = copy_bag(data_repo, "ros1/fake_sensors_sample.bag")
+    add_bags(data_repo, [bag])
+    data_repo.close()
+    con = sqlite3.connect(data_repo.catalog_path)
+    con.execute("PRAGMA user_version = 1")  # as written by an older pitlane
+    con.execute("DELETE FROM catalog_bags")
+    con.commit()
+    con.close()
+    fresh = DataRepo(data_repo.root)
+    assert [s.path for s in fresh.catalog.all_sidecars()] == ["bags/fake_sensors_sample.bag"]
+    assert [r.path for r in search(fresh.catalog, "fake").results] == ["bags/fake_sensors_sample.bag"]
+    fresh.close()

@@ -205,6 +205,9 @@ class CatalogStats:
 # characters are index lookups instead of a LIKE scan (PostgreSQL uses LIKE; pg_trgm could
 # back it the same way).
 FTS_TABLE = "catalog_text"
+# Bumped whenever the tables change: an embedded catalog with another version is rebuilt from
+# the sidecars (it is a cache), recorded in SQLite's user_version.
+CATALOG_VERSION = 3
 _FTS_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(bag_id UNINDEXED, body, tokenize='trigram')"
 
 
@@ -218,6 +221,8 @@ class Catalog:
         if self.has_fts:
             with engine.begin() as conn:
                 conn.exec_driver_sql(_FTS_DDL)
+                if not conn.exec_driver_sql("PRAGMA user_version").scalar():
+                    conn.exec_driver_sql(f"PRAGMA user_version = {CATALOG_VERSION}")
 
     @classmethod
     def open(cls, url_or_path: str | Path) -> Catalog:
@@ -363,3 +368,14 @@ class Catalog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def sqlite_catalog_version(path: Path) -> int:
+    """The user_version of an SQLite catalog file (0 for a file from before versioning)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(con.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        con.close()

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from toolkit.data.catalog import Catalog
+from toolkit.data.catalog import CATALOG_VERSION, Catalog, sqlite_catalog_version
 from toolkit.data.sidecar import SIDECAR_SUFFIX, Sidecar, read_sidecar
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError
 
@@ -104,6 +104,9 @@ class DataRepo:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
+            if self.catalog_path.exists() and sqlite_catalog_version(self.catalog_path) != CATALOG_VERSION:
+                for suffix in ("", "-wal", "-shm"):  # written by an older pitlane: rebuild the cache
+                    Path(f"{self.catalog_path}{suffix}").unlink(missing_ok=True)
             fresh = not self.catalog_path.exists()
             self._catalog = Catalog.open(self.catalog_path)
             if fresh:
