@@ -142,3 +142,12 @@ def test_push_then_fresh_clone_pull_repro_is_a_noop(
     assert "Running stage" not in out
     assert "Data and pipelines are up to date." in out
     _assert_same_weights(_weights(clone), _weights(trained_copy))
+
+
+def test_run_as_dvc_experiment_with_override(trained_copy: Path) -> None:
+    done = run_cli(trained_copy, "run", "--exp", "-S", "trainer.lr=0.02")
+    assert "Running stage 'train'" in done.stdout
+    assert "lr: 0.02\n" in (trained_copy / "params.yaml").read_text()
+    assert len(dvc(trained_copy, "exp", "list", "--name-only").stdout.split()) == 1
+    runs = json.loads(run_cli(trained_copy, "runs", "--json").stdout)
+    assert [r["trainer"]["lr"] for r in runs if r.get("experiment")] == [0.02]
