@@ -112,7 +112,7 @@ def test_resume_after_sigkill_gives_the_same_weights(trained_copy: Path) -> None
     assert not (trained_copy / "models" / "model.pt").exists()  # dvc removed the outputs before training
 
     out = run_cli(trained_copy, "run", "--resume").stdout
-    assert "Running stage 'train'" in out
+    assert "Running stage 'train'" in out and "resume: from " in out
     record = json.loads((trained_copy / "run.json").read_text())
     assert record["training"]["resumed_from"].endswith(".ckpt")
     assert record["training"]["global_step"] == 24

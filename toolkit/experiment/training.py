@@ -218,6 +218,8 @@ def fit(
         shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     ckpt = newest_valid_checkpoint(checkpoint_dir) if resume else None
+    if resume:
+        print(f"resume: {f'from {ckpt}' if ckpt else f'no valid checkpoint in {checkpoint_dir}, starting at step 0'}")
 
     if cpu_threads:
         # The stage's cpu request bounds intra-op threads: oversubscribed cores slow small models ~10x.
