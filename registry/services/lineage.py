@@ -123,7 +123,7 @@ def trace(session: Session, actor: Principal, subject: str) -> TraceOut:
         return _finish(session, actor, subject, fws, current, _firmware_versions(session, {fw.id for fw in fws}))
     if kind == "firmware":
         fw = links.find_firmware(session, actor, value)
-        running = [(d, f) for d, f in links.current_deployments(session) if f.id == fw.id]
+        running = links.current_deployments(session, firmware_ids={fw.id})
         return _finish(session, actor, subject, [fw], running, _firmware_versions(session, {fw.id}))
     if kind == "package":
         version = pkgs.resolve(session, actor, value)
@@ -141,7 +141,7 @@ def _reverse_from_versions(session: Session, actor: Principal, subject: str, ver
     firmware = (
         list(session.execute(select(FirmwareImage).where(FirmwareImage.id.in_(fw_ids))).scalars()) if fw_ids else []
     )
-    running = [(d, fw) for d, fw in links.current_deployments(session) if fw.id in fw_ids] if fw_ids else []
+    running = links.current_deployments(session, firmware_ids=fw_ids)
     return _finish(session, actor, subject, firmware, running, version_ids)
 
 

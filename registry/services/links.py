@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from registry.core.security import Action, Principal
 from registry.models import Package, PackageVersion, Project, utcnow
@@ -319,15 +319,36 @@ def list_deployments(
     return out
 
 
-def current_deployments(session: Session, vehicles: list[str] | None = None) -> list[tuple[Deployment, Any]]:
-    """The newest deployment row per vehicle (what runs there now), with its firmware."""
-    stmt = select(Deployment, FirmwareImage).join(FirmwareImage, FirmwareImage.id == Deployment.firmware_id)
+def current_deployments(
+    session: Session, vehicles: list[str] | None = None, firmware_ids: set[int] | None = None
+) -> list[tuple[Deployment, Any]]:
+    """The newest deployment row per vehicle (what runs there now), with its firmware.
+
+    One query: each row must be its vehicle's newest (correlated subquery on the
+    (vehicle, deployed_at) index), optionally only for some vehicles or firmware.
+    """
+    newer = aliased(Deployment)
+    newest_id = (
+        select(newer.id)
+        .where(newer.vehicle == Deployment.vehicle)
+        .order_by(newer.deployed_at.desc(), newer.id.desc())
+        .limit(1)
+        .correlate(Deployment)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Deployment, FirmwareImage)
+        .join(FirmwareImage, FirmwareImage.id == Deployment.firmware_id)
+        .where(Deployment.id == newest_id)
+        .order_by(Deployment.vehicle)
+    )
     if vehicles is not None:
         stmt = stmt.where(Deployment.vehicle.in_(vehicles))
-    latest: dict[str, tuple[Deployment, Any]] = {}
-    for d, fw in session.execute(stmt.order_by(Deployment.deployed_at, Deployment.id)).all():
-        latest[d.vehicle] = (d, fw)
-    return list(latest.values())
+    if firmware_ids is not None:
+        if not firmware_ids:
+            return []
+        stmt = stmt.where(Deployment.firmware_id.in_(firmware_ids))
+    return [(d, fw) for d, fw in session.execute(stmt).all()]
 
 
 def parse_time(value: str) -> datetime:
