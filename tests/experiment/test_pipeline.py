@@ -30,6 +30,7 @@ def _assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor])
 def test_first_run_writes_run_record(trained_repo: Path) -> None:
     record = json.loads((trained_repo / "run.json").read_text())
     assert record["git"]["commit"] == git(trained_repo, "rev-parse", "HEAD~1").strip()
+    assert record["git"]["dirty"] is False  # outputs and DVC's .gitignore edits are not source changes
     assert record["params_sha256"] == hashlib.sha256((trained_repo / "params.yaml").read_bytes()).hexdigest()
     source = record["data"]["sources"]["raw"]
     assert source["md5"] == hashlib.md5(RAW.read_bytes()).hexdigest()

@@ -55,7 +55,8 @@ def _git(repo: Path, *args: str) -> str | None:
 def git_state(repo: Path) -> dict[str, Any]:
     """HEAD commit, and a hash of uncommitted changes to sources/config (pipeline outputs excluded)."""
     commit = _git(repo, "rev-parse", "HEAD")
-    excludes = [f":(exclude){p}" for p in _GENERATED]
+    # DVC appends its outputs to .gitignore files as it runs; that is not a source change either.
+    excludes = [f":(exclude){p}" for p in _GENERATED] + [":(exclude,glob)**/.gitignore"]
     diff = (
         subprocess.run(["git", "diff", "HEAD", "--binary", "--", ".", *excludes], cwd=repo, capture_output=True).stdout
         if commit
