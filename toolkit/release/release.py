@@ -336,4 +336,3 @@ def release(
     if remote:
         _push_tags(root, remote, [tag, *([stage] if stage else [])])
     return ReleaseResult(tag=tag, manifest=manifest, stage_tag=stage, pushed=push)
-

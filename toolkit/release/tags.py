@@ -68,9 +68,7 @@ def read_tag(repo: pygit2.Repository, name: str, oid: str) -> ReleaseTag | None:
     )
 
 
-def iter_release_tags(
-    repo: pygit2.Repository, known: Mapping[str, str] | None = None
-) -> Iterator[ReleaseTag]:
+def iter_release_tags(repo: pygit2.Repository, known: Mapping[str, str] | None = None) -> Iterator[ReleaseTag]:
     """Release tags whose ref is new or moved since ``known`` (name -> oid)."""
     known = known or {}
     for name, oid in tag_refs(repo).items():
