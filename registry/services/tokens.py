@@ -9,14 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from registry.core.security import Action, Principal, new_token, parse_scopes, token_matches, token_prefix
-from registry.models import ApiToken, Project, User, utcnow
+from registry.core.security import Action, Principal, Role, new_token, parse_scopes, token_matches, token_prefix
+from registry.models import ApiToken, Membership, Project, User, utcnow
 from registry.services.access import (
     authorize_project,
     check_name,
     ensure_user,
     get_user,
-    load_principal,
     require_global_admin,
 )
 from registry.services.audit import record_audit
@@ -129,18 +128,53 @@ def create_token(
 
 
 def authenticate(session: Session, token: str) -> Principal:
-    """The principal behind a raw token; AuthenticationError for anything unusable."""
+    """The principal behind a raw token; AuthenticationError for anything unusable.
+
+    One Core statement (token, its user, and the user's memberships): this runs on every request.
+    """
     prefix = token_prefix(token)
     if prefix is None:
         raise AuthenticationError("malformed token")
-    row = session.execute(select(ApiToken).where(ApiToken.prefix == prefix)).unique().scalar_one_or_none()
-    if row is None or not token_matches(token, row.token_hash):
+    stmt = (
+        select(
+            ApiToken.id,
+            ApiToken.token_hash,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.project_id,
+            ApiToken.scopes,
+            User.id,
+            User.name,
+            User.kind,
+            User.is_admin,
+            Membership.project_id,
+            Membership.role,
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(ApiToken.prefix == prefix)
+    )
+    rows = session.execute(stmt).all()
+    if not rows or not token_matches(token, rows[0][1]):
         raise AuthenticationError("invalid token")
-    if row.revoked_at is not None:
+    token_id, _, revoked_at, expires_at, token_project, scopes, user_id, name, kind, is_admin = rows[0][:10]
+    if revoked_at is not None:
         raise AuthenticationError("token was revoked")
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    if expires_at is not None and expires_at <= utcnow():
         raise AuthenticationError("token expired")
-    return load_principal(session, row.user, row)
+    roles = {pid: Role(role) for *_, pid, role in rows if pid is not None}
+    if kind == "robot" and token_project is not None:
+        roles = {token_project: Role.admin}  # a robot's power is exactly its scopes inside its project
+    return Principal(
+        user_id=user_id,
+        name=name,
+        is_admin=bool(is_admin) and token_project is None,
+        kind=kind,
+        roles=roles,
+        token_project_id=token_project,
+        scopes=frozenset(scopes) if scopes is not None else None,
+        token_id=token_id,
+    )
 
 
 def list_tokens(session: Session, actor: Principal, *, all_users: bool = False) -> list[ApiToken]:

@@ -76,8 +76,7 @@ async def resolve(
 ) -> Response:
     with get_database(request).session() as session:
         principal = principal_from_request(request, session)
-        v = svc.resolve(session, principal, ref)
-        body = version_out(v, v.package).model_dump_json()
+        body = svc.resolve_out(session, principal, ref).model_dump_json()
         session.rollback()  # read only; ends the transaction before the session returns to the pool
     return Response(body, media_type="application/json")
 
