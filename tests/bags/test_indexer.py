@@ -244,3 +244,30 @@ def test_mcap_summary_variants(tmp_path: Path, options: dict[str, bool]) -> None
     assert (s.start_ns, s.end_ns) == (truth[0].timestamp_ns, truth[-1].timestamp_ns)
     assert s.compression == ("none" if options.get("use_chunking") is False else "zstd")
     assert s.indexed_by == "index" and s.warnings == []
+
+
+def test_non_ros_mcap_lists_and_slices_raw(tmp_path: Path) -> None:
+    import json
+
+    from mcap.writer import Writer
+
+    from toolkit.bags import read_messages, slice_bag
+    from toolkit.errors import BagError
+
+    path = tmp_path / "json.mcap"
+    with path.open("wb") as f:
+        w = Writer(f)
+        w.start(profile="", library="test")
+        sid = w.register_schema(name="Pose", encoding="jsonschema", data=b'{"type": "object"}')
+        ch = w.register_channel(topic="/pose", message_encoding="json", schema_id=sid)
+        for i in range(10):
+            w.add_message(ch, log_time=1000 + i, publish_time=1000 + i, data=json.dumps({"x": i}).encode())
+        w.finish()
+    pose = index(path, hashes=False).topic("/pose")
+    assert pose is not None
+    assert (pose.type, pose.count, pose.serialization, pose.decodable) == ("Pose", 10, "json", False)
+    r = slice_bag(path, tmp_path / "part.mcap", start=1002, end=1005)
+    assert [m.data for m in read_messages(tmp_path / "part.mcap")] == [b'{"x": %d}' % i for i in range(2, 6)]
+    assert r.message_count == 4
+    with pytest.raises(BagError, match="cannot convert json"):
+        slice_bag(path, tmp_path / "part.bag")

@@ -67,7 +67,7 @@ class Message(NamedTuple):
 
 def ros2_type_name(name: str) -> str:
     """``sensor_msgs/NavSatFix`` -> ``sensor_msgs/msg/NavSatFix``; ROS 2 names pass through."""
-    if not name:
+    if "/" not in name:  # not a ROS type name (e.g. a protobuf or JSON schema title)
         return name
     try:
         return normalize_msgtype(name)

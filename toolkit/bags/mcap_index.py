@@ -34,7 +34,9 @@ def connection_from_channel(channel: Channel, schema: Schema | None, conn_id: in
     return BagConnection(
         id=channel.id if conn_id is None else conn_id,
         topic=channel.topic,
-        msgtype=ros2_type_name(schema.name) if schema else "",
+        msgtype=(ros2_type_name(schema.name) if channel.message_encoding in ("ros1", "cdr") else schema.name)
+        if schema
+        else "",
         encoding=channel.message_encoding,
         msgdef=schema.data.decode("utf-8", "replace") if schema else "",
         msgdef_format=schema.encoding if schema else "",
