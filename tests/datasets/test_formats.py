@@ -230,3 +230,36 @@ def test_version_tags_working_copy_edits_only_when_changed(
     assert r.exit_code == 0 and json.loads(r.stdout)["tag"] == "spot@v2"
     _, v2, _ = vs.resolve_ref("spot@v2", repo)
     assert v2.frames[0].labels[0].label == "car" and v2.lineage[-1].action == "edit"
+
+
+def test_cli_export_and_tool_choice(
+    spot: tuple[Path, mf.Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = spot
+    monkeypatch.chdir(repo)
+    r = runner.invoke(app, ["dataset", "export", "spot@v1", "-f", "cvat", "-o", str(tmp_path / "a.xml")])
+    assert r.exit_code == 0 and "exported 8 images of spot@v1 as cvat" in r.stdout
+    assert (tmp_path / "a.xml").read_text().count("<image ") == 8
+    r = runner.invoke(
+        app,
+        [
+            "dataset",
+            "export",
+            "spot",
+            "-f",
+            "labelstudio",
+            "-o",
+            str(tmp_path / "t.json"),
+            "--image-url-prefix",
+            "https://cdn.example/spot/",
+        ],
+    )
+    assert r.exit_code == 0
+    assert all(
+        t["data"]["image"].startswith("https://cdn.example/spot/frames/")
+        for t in json.loads((tmp_path / "t.json").read_text())
+    )
+    r = runner.invoke(app, ["dataset", "export", "spot", "-f", "coco", "-o", str(tmp_path / "c.json")])
+    assert r.exit_code == 1 and "unknown format 'coco'" in r.stderr
+    r = runner.invoke(app, ["annotate", "push", "spot", "--tool", "cvat", "--url", "http://x", "--token", "t"])
+    assert r.exit_code == 1 and "CVAT needs Docker" in r.stderr
