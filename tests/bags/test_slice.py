@@ -330,3 +330,25 @@ def test_mcap_chunk_copy_and_rebuilt_edges(tmp_path: Path, compression: str) -> 
     assert index(whole, hashes=False).model_dump(exclude={"path", "files", "size_bytes"}) == index(
         src, hashes=False
     ).model_dump(exclude={"path", "files", "size_bytes"})
+
+
+def test_message_compressed_rosbag2(tmp_path: Path) -> None:
+    # rosbag2 "message" compression: every blob is zstd; index, read and slice see plain CDR.
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    string = store.types["std_msgs/msg/String"]
+    writer = Writer(tmp_path / "zbag", version=9)
+    writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    with writer:
+        conn = writer.add_connection("/s", "std_msgs/msg/String", typestore=store)
+        for i in range(20):
+            writer.write(conn, 1000 + i, store.serialize_cdr(string(data=f"m{i}"), "std_msgs/msg/String"))
+    s = index(tmp_path / "zbag")
+    assert (s.compression, s.message_count) == ("zstd", 20)
+    assert [decode(m).data for m in read_messages(tmp_path / "zbag")] == [f"m{i}" for i in range(20)]  # type: ignore[attr-defined]
+    r = slice_bag(tmp_path / "zbag", tmp_path / "part", start=1005, end=1009)
+    assert r.message_count == 5
+    assert [decode(m).data for m in read_messages(tmp_path / "part")] == [f"m{i}" for i in range(5, 10)]  # type: ignore[attr-defined]
+    assert index(tmp_path / "part").compression == "none"
