@@ -92,3 +92,15 @@ def test_serve_prints_a_bootstrap_token_once() -> None:
             assert out.strip() == "" and "plt_" not in err  # second start: no new token
     db_text = (get_settings().home / "registry.db").read_bytes()
     assert token.encode() not in db_text
+
+
+def test_bootstrap_token_goes_straight_to_the_database() -> None:
+    r = runner.invoke(app, ["token", "create", "--bootstrap", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    saved = get_settings().home / "admin-token"
+    assert saved.read_text().strip() == out["token"] and stat.S_IMODE(os.stat(saved).st_mode) == 0o600
+    registry = create_app()
+    with serve_app(registry) as url:
+        me = httpx.get(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {out['token']}"}).json()
+    assert me["name"] == "admin" and me["is_admin"] is True

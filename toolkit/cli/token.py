@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 from toolkit.cli import output
+from toolkit.config import get_settings
+
+
+def _save_private(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+    os.chmod(path, 0o600)
+    return path
+
 
 token_app = typer.Typer(help="Create, list and revoke registry API tokens.", no_args_is_help=True)
 JSON_OPT = typer.Option(False, "--json", help="print one JSON document")
@@ -30,11 +44,12 @@ def create_cmd(
         from registry.bootstrap import bootstrap_token
 
         token, prefix = bootstrap_token(name if name != "cli" else "admin")
+        saved = _save_private(get_settings().home / "admin-token", token)
         if json_out:
-            output.print_json({"token": token, "prefix": prefix, "user": "admin"})
+            output.print_json({"token": token, "prefix": prefix, "user": "admin", "saved_to": str(saved)})
         else:
             typer.echo(token)
-            output.info(f"admin token {prefix} created: store it now, it is not shown again")
+            output.info(f"admin token {prefix} created and saved to {saved} (mode 0600); it is not shown again")
         return
     from toolkit.client import connect
 
