@@ -61,6 +61,7 @@ def make_demo(out: Path) -> Demo:
         **os.environ,
         "PITLANE_HOME": str(out / "pitlane-home"),
         "DVC_NO_ANALYTICS": "1",
+        "COLUMNS": os.environ.get("COLUMNS", "150"),
         "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "Pitlane Demo"),
         "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL", "demo@pitlane.local"),
         "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "Pitlane Demo"),
@@ -71,12 +72,54 @@ def make_demo(out: Path) -> Demo:
     return Demo(out=out, env=env)
 
 
+def data_search(demo: Demo) -> Path:
+    """Issue 5: ingest real bags, search them twice, cut a slice with lineage."""
+    demo.section("1. Data search: ingest, search, slice")
+    data = demo.out / "data"
+    demo.pitlane("data", "init", str(data), "--remote", str(demo.out / "dvc-remote" / "data"))
+    broken = demo.out / "incoming" / "truncated_drive.bag"
+    broken.parent.mkdir(parents=True)
+    source = FIXTURE_BAGS / "sensors" / "husky_gps_imu.bag"
+    broken.write_bytes(source.read_bytes()[: source.stat().st_size // 3])
+    garbage = demo.out / "incoming" / "not_a_bag.bag"
+    garbage.write_bytes(b"#ROSBAG V2.0\n" + bytes(range(256)) * 8)
+    # One bad bag in the batch: it is reported in one line and the others are still ingested.
+    demo.pitlane(
+        "data", "add", "--copy", "-t", "vehicle=odaiba-3",
+        str(FIXTURE_BAGS / "sensors"), str(FIXTURE_BAGS / "ros1" / "turtlesim_example.bag"),
+        str(FIXTURE_BAGS / "mcap" / "cdr_test"), str(FIXTURE_BAGS / "ros2_sqlite3" / "wbag_split5"),
+        str(broken), str(garbage),
+        cwd=data, check=False,
+    )
+    demo.pitlane("data", "tag", "bags/sensors/husky_gps_imu.bag", "weather=rain", "route=campus-loop", cwd=data)
+    demo.pitlane("data", "search", "type:sensor_msgs/msg/NavSatFix near:42.3758,-71.1474,1km", cwd=data)
+    demo.pitlane("data", "search", "topic:/spot/* duration<60", cwd=data)
+    demo.pitlane(
+        "data", "slice", "bags/sensors/husky_gps_imu.bag", "--start", "+60s", "--end", "+120s",
+        "--topics", "/fix", "--topics", "/imu/data", "--format", "mcap", "-o", "slices/husky_rain_1min.mcap",
+        cwd=data,
+    )
+    demo.pitlane(
+        "data", "slice", "bags/sensors/spot_cameras_raw.bag", "--topics", "/spot/*", "-o", "slices/spot_cams.bag",
+        cwd=data,
+    )
+    demo.pitlane("data", "lineage", "slices/spot_cams.bag", cwd=data)
+    demo.pitlane("data", "push", cwd=data)
+    return data
+
+
+def git_head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def main() -> None:
     out = Path(os.environ.get("PITLANE_DEMO_DIR", ROOT / "demo-out")).resolve()
     demo = make_demo(out)
     demo.section("Pitlane demo")
     console.print(f"working in {out}")
-    demo.pitlane("--help")
+    data_search(demo)
 
 
 if __name__ == "__main__":
