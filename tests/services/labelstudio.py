@@ -14,6 +14,7 @@ them on through /api/jwt/settings, as an admin would in the UI.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +35,7 @@ TEMPLATE = VENV / "pitlane-template-data"
 USERNAME = "annotator@pitlane.local"
 PASSWORD = "pitlane-annotator-pass"
 TOKEN = "5f0c3a1e9b7d4c2a8e6f1b3d5c7a9e0f2b4d6c8a"
-START_TIMEOUT_S = 300
+START_TIMEOUT_S = 600  # a fresh data dir migrates for ~2-4 min on a busy 2-core machine
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,27 @@ def _template(tmp: Path) -> Path:
     return TEMPLATE
 
 
+@contextmanager
+def _setup_lock() -> Iterator[None]:
+    """Test sessions running side by side must not build the venv or the template at the same time."""
+    lock = REPO_ROOT / ".venv-labelstudio.lock"
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def labelstudio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
     base = tmp_path_factory.mktemp("labelstudio")
     data_dir = base / "data"
     document_root = base / "files"
     document_root.mkdir()
-    shutil.copytree(_template(base), data_dir)
+    with _setup_lock():
+        ensure_venv()
+        shutil.copytree(_template(base), data_dir)
     proc, url = _start(data_dir, document_root, base / "labelstudio.log")
     try:
         enable_legacy_tokens(url)  # idempotent; also proves the token works on this copy
