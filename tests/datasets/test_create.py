@@ -15,7 +15,7 @@ from rosbags.highlevel import AnyReader
 from typer.testing import CliRunner
 
 from tests.datasets import synth
-from tests.datasets.conftest import COMPRESSED, LIDAR, RAW, show, tag_message
+from tests.datasets.conftest import COMPRESSED, LIDAR, RAW, SENSORS, show, tag_message
 from toolkit.bags import frames as fr
 from toolkit.cli.main import app
 from toolkit.datasets import manifest as mf
@@ -220,3 +220,11 @@ def test_from_search_uses_the_data_repo(tmp_path: Path, monkeypatch: pytest.Monk
     assert {f.topic for f in manifest.frames} == {"/luminar_pointcloud"} and len(manifest.frames) == 5
     r = runner.invoke(app, ["dataset", "create", "none", "--from-search", "topic:/nothing"])
     assert r.exit_code == 1 and "matched no bags" in r.stderr
+
+
+def test_bags_without_frames_or_type_definitions_contribute_nothing(repo: Path) -> None:
+    """A rosbag2 bag without message definitions (unknown velodyne_msgs) is read, not rejected."""
+    velodyne = SENSORS / "velodyne_vlp16_packets"
+    manifest, _, _ = create_dataset("mixed", [COMPRESSED, velodyne], repo=repo, workers=1)
+    assert len(manifest.frames) == 4 and {f.source_bag for f in manifest.frames} == {str(COMPRESSED)}
+    assert [(s.path, s.frames) for s in manifest.sources] == [(str(COMPRESSED), 4), (str(velodyne), 0)]

@@ -204,12 +204,14 @@ def _write_frame(
 def extract_bag(job: BagJob) -> BagResult:
     """Extract every sampled frame of one bag into ``job.dataset_dir/frames``."""
     from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
 
     key = quick_key(job.bag)
     result = BagResult(bag=str(job.bag), md5="", split="train")
     frames_root = job.dataset_dir / FRAMES_DIR
     try:
-        reader_cm = AnyReader([job.bag])
+        # Older rosbag2 bags carry no message definitions: fall back to the standard ROS 2 types.
+        reader_cm = AnyReader([job.bag], default_typestore=get_typestore(Stores.LATEST))
         reader = reader_cm.__enter__()
     except Exception as exc:  # rosbags raises several unrelated types for unreadable input
         raise BagError(f"{job.bag}: cannot read bag ({exc})") from None
