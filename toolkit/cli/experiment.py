@@ -6,8 +6,6 @@ copier) are imported inside the commands so ``pitlane --help`` stays fast.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +61,7 @@ def run(
     """Validate, compose, check resources, reproduce the pipeline with DVC, record the run."""
     from toolkit.experiment.runner import run as do_run
 
-    command = shlex.join(["pitlane", *sys.argv[1:]]) if sys.argv[1:2] == ["run"] else None
-    result = do_run(repo, overrides, resume=resume, allow_cpu=allow_cpu, push=push, exp=exp, command=command)
+    result = do_run(repo, overrides, resume=resume, allow_cpu=allow_cpu, push=push, exp=exp)
     for warning in result.warnings:
         output.info(f"warning: {warning}")
     if result.record is not None:

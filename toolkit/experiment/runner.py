@@ -65,6 +65,12 @@ def require_experiment_repo(repo: Path) -> Path:
     return repo
 
 
+def _command_line(repo: Path, overrides: Sequence[str], resume: bool, allow_cpu: bool, push: bool, exp: bool) -> str:
+    """The equivalent CLI invocation, for the run record (also when called through the Python API)."""
+    flags = [f for f, on in (("--resume", resume), ("--allow-cpu", allow_cpu), ("--push", push), ("--exp", exp)) if on]
+    return shlex.join(["pitlane", "run", "-C", str(repo), *(a for o in overrides for a in ("-S", o)), *flags])
+
+
 def run(
     repo: Path,
     overrides: Sequence[str] = (),
@@ -89,7 +95,7 @@ def run(
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         RESUME_ENV: "1" if resume else "0",
-        COMMAND_ENV: command or shlex.join(["pitlane", "run", *sys.argv[2:]]),
+        COMMAND_ENV: command or _command_line(repo, overrides, resume, allow_cpu, push, exp),
     }
     if allow_cpu and resources.needs_cpu_fallback(spec, machine):
         env[ACCELERATOR_ENV] = "cpu"
