@@ -253,7 +253,10 @@ def main() -> None:
         os.environ.setdefault("GIT_COMMITTER_NAME", "bench")
         os.environ.setdefault("GIT_COMMITTER_EMAIL", "bench@pitlane.local")
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    # The machine is shared: the load average says how much of it this run really had.
+    result["machine"]["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
     result["search"] = bench_search(args.records)
+    result["machine"]["loadavg_after_search"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps({k: v for k, v in result["search"].items() if k != "queries"}, indent=2))
     if not args.skip_ingest:
         result["ingest"] = bench_ingest(args.bags)

@@ -66,12 +66,12 @@ def test_search_page_lists_matches_and_reports_bad_queries(page: Any, base_url: 
     assert "vehicle=husky" in rows.filter(has_text="husky").inner_text()
 
     page.fill("input[name=q]", "colour:red")
-    page.click("button[type=submit]")
+    page.click("form.search button[type=submit]")
     assert "unknown field 'colour'" in page.locator("#query-error").inner_text()
     assert page.locator("#results").count() == 0
 
     page.fill("input[name=q]", "topic:/no/such")
-    page.click("button[type=submit]")
+    page.click("form.search button[type=submit]")
     assert page.locator("#result-count").inner_text() == "0 bags"
     assert "no bag has topic /no/such" in page.content()
 
