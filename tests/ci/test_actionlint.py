@@ -26,6 +26,13 @@ def test_repo_workflows_have_no_findings() -> None:
     assert findings == [], "\n".join(map(str, findings))
 
 
+def test_documented_workflow_examples_have_no_findings() -> None:
+    examples = sorted((REPO / "docs" / "cicd").glob("*.yml"))
+    assert examples, "docs/cicd has no workflow examples"
+    findings = lint(examples, cwd=REPO)
+    assert findings == [], "\n".join(map(str, findings))
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.name for t in TEMPLATES])
 def test_rendered_template_workflows_have_no_findings(template: Path, tmp_path: Path) -> None:
     from copier import run_copy

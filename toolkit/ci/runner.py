@@ -397,6 +397,8 @@ class Harness:
         except ExpressionError as exc:
             raise WorkflowError(f"{frame.label}: step {name!r}: {exc}") from exc
         continue_on_error = truthy(render(step.get("continue-on-error", False), scope))
+        if error and "uses" in step:
+            error = f"step {name!r} ({step['uses']}) failed: {error}"
         conclusion = "success" if outcome == "success" or continue_on_error else "failure"
         return StepResult(step_id, name, outcome, conclusion, outputs, log, None if outcome == "success" else error)
 
@@ -450,7 +452,7 @@ class Harness:
             try:
                 outputs = resolved.fn(actions.BuiltinContext(self.options.workspace, self.temp), with_)
             except WorkflowError as exc:
-                return "failure", {}, [], f"{uses}: {exc}"
+                return "failure", {}, [], str(exc)
             return "success", outputs, [], None
         assert isinstance(resolved, actions.CompositeAction)
         return self._run_composite(frame, resolved, uses, with_, env)
@@ -502,7 +504,7 @@ class Harness:
         log = [line for s in inner.results for line in s.log]
         if inner.status == "failure":
             error = next((s.error for s in inner.results if s.conclusion == "failure"), None)
-            return "failure", outputs, log, f"{uses}: {error}" if error else f"{uses} failed"
+            return "failure", outputs, log, error or "a step failed"
         return "success", outputs, log, None
 
 
