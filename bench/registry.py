@@ -7,8 +7,9 @@ Same data on both sides: one package / registered model with N versions and
 a ``production`` channel / alias. Both servers are real processes on this
 machine with SQLite backends:
 
-- Pitlane: ``uvicorn registry.main:create_app --factory`` with one worker
-  (see the uvicorn multi-worker pitfall in docs/registry.md),
+- Pitlane: ``registry.serving.serve_processes`` (what ``pitlane serve --processes N`` runs):
+  N single-worker uvicorn processes sharing the port with SO_REUSEPORT (one worker per
+  process: see the uvicorn multi-worker pitfall in docs/registry.md),
   ``GET /api/v1/resolve?ref=detector@production`` with a bearer token.
 - MLflow: ``mlflow server`` with its default workers,
   ``GET /api/2.0/mlflow/registered-models/alias?name=detector&alias=production``.
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,7 +185,7 @@ def load(
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     if kind == "closed":
-        shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+        shares: list[float] = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
         conns = 0
     else:
         shares = [rate / procs] * procs
@@ -252,14 +254,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pgid = None
     own_group = pgid is not None and pgid != os.getpgid(0)
-    if own_group:
+    if own_group and pgid is not None:
         os.killpg(pgid, signal.SIGTERM)
     else:
         proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        if own_group:
+        if own_group and pgid is not None:
             os.killpg(pgid, signal.SIGKILL)
         proc.kill()
         proc.wait()
@@ -326,49 +328,43 @@ def seed_pitlane(db_url: str, versions: int) -> str:
     return token
 
 
-def bench_pitlane(work: Path, versions: int, seconds: float, procs: int) -> dict[str, Any]:
+@dataclass
+class Target:
+    """A started server and the request that resolves the production channel on it."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    path: str
+    headers: dict[str, str]
+    meta: dict[str, Any]
+
+
+def start_pitlane(work: Path, versions: int, server_procs: int) -> Target:
     db_url = f"sqlite:///{work / 'pitlane.db'}"
     t0 = time.perf_counter()
     token = seed_pitlane(db_url, versions)
     seeded = time.perf_counter() - t0
     port = free_port()
     env = {**os.environ, "PITLANE_DATABASE_URL": db_url, "PITLANE_HOME": str(work / "home")}
+    launcher = (
+        "import sys; from registry.main import create_app; from registry.serving import serve_processes; "
+        "serve_processes(create_app, '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
+    )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "registry.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        cwd=ROOT,
+        [sys.executable, "-c", launcher, str(port), str(server_procs)], env=env, cwd=ROOT, start_new_session=True
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/v1/health", proc)
-        path = f"/api/v1/resolve?ref={PACKAGE}@production"
-        headers = {"Authorization": f"Bearer {token}"}
-        load("closed", path, headers, port, proc.pid, procs=procs, seconds=2)  # warm-up
-        closed = load("closed", path, headers, port, proc.pid, procs=procs, seconds=seconds)
-        opened = load("open", path, headers, port, proc.pid, procs=procs, seconds=seconds)
-    finally:
+    except BaseException:
         stop(proc)
-    return {
-        "server": "pitlane registry: uvicorn, 1 worker, SQLite",
+        raise
+    meta = {
+        "server": f"pitlane registry: {server_procs} single-worker uvicorn process(es), SO_REUSEPORT, SQLite",
         "seed_s": round(seeded, 1),
-        "query": path,
-        "closed_16": closed,
-        "open_100rps": opened,
     }
+    path = f"/api/v1/resolve?ref={PACKAGE}@production"
+    return Target("pitlane", proc, port, path, {"Authorization": f"Bearer {token}"}, meta)
 
 
 MLFLOW_SEED = r"""
@@ -403,13 +399,11 @@ def mlflow_bin() -> Path | None:
     return exe if exe.exists() else None
 
 
-def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[str, Any]:
+def start_mlflow(work: Path, versions: int) -> Target | str:
+    """The MLflow server with the same data, or why it cannot run here."""
     exe = mlflow_bin()
     if exe is None:
-        return {
-            "skipped": "MLflow is not installed: python3 -m venv .venv-bench && "
-            ".venv-bench/bin/pip install '.[bench]' (or pip install mlflow)"
-        }
+        return "MLflow is not installed: python3 -m venv .venv-bench && .venv-bench/bin/pip install mlflow"
     py = str(MLFLOW_VENV / "bin" / "python")
     store = f"sqlite:///{work / 'mlflow.db'}"
     version = subprocess.run(
@@ -418,7 +412,7 @@ def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[
     t0 = time.perf_counter()
     seeded = subprocess.run([py, "-c", MLFLOW_SEED, store, str(versions)], capture_output=True, text=True)
     if seeded.returncode != 0:
-        return {"skipped": f"MLflow seeding failed: {seeded.stderr.strip().splitlines()[-1:]}"}
+        return f"MLflow seeding failed: {seeded.stderr.strip().splitlines()[-1:]}"
     seed_s = time.perf_counter() - t0
     port = free_port()
     # Job execution off: it only spawns background consumers (huey) that compete for the CPU.
@@ -449,33 +443,61 @@ def bench_mlflow(work: Path, versions: int, seconds: float, procs: int) -> dict[
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, timeout=600)
-        path = f"/api/2.0/mlflow/registered-models/alias?name={PACKAGE}&alias=production"
-        load("closed", path, {}, port, proc.pid, procs=procs, seconds=2)
-        closed = load("closed", path, {}, port, proc.pid, procs=procs, seconds=seconds)
-        opened = load("open", path, {}, port, proc.pid, procs=procs, seconds=seconds)
-    finally:
+    except RuntimeError as exc:
         stop(proc)
-    return {
-        "server": f"mlflow server {version} (default workers), SQLite",
+        return f"mlflow server failed: {exc}"
+    meta = {
+        "server": f"mlflow server {version} (default workers, job execution off), SQLite",
         "seed_s": round(seed_s, 1),
-        "query": path,
-        "closed_16": closed,
-        "open_100rps": opened,
     }
+    path = f"/api/2.0/mlflow/registered-models/alias?name={PACKAGE}&alias=production"
+    return Target("mlflow", proc, port, path, {}, meta)
 
 
-def run_resolve_bench(versions: int = 10_000, seconds: float = 10.0, procs: int = 4) -> dict[str, Any]:
-    """The registry's part of the benchmark, as a function other bench scripts can call."""
+def run_resolve_bench(
+    versions: int = 10_000, seconds: float = 10.0, procs: int = 4, server_procs: int = 2, rounds: int = 2
+) -> dict[str, Any]:
+    """The registry's part of the benchmark, as a function other bench scripts can call.
+
+    Both servers run at once and the phases alternate between them (``rounds`` times), so that
+    other work on a shared machine weighs on both alike; the summary takes the median round.
+    """
     work = Path(tempfile.mkdtemp(prefix="pitlane-bench-registry-"))
+    targets: list[Target] = []
+    result: dict[str, Any] = {}
     try:
-        ours = bench_pitlane(work, versions, seconds, procs)
-        try:
-            theirs = bench_mlflow(work, versions, seconds, procs)
-        except RuntimeError as exc:  # MLflow could not be started here: say so, keep our numbers
-            theirs = {"skipped": f"mlflow server failed: {exc}"}
+        targets.append(start_pitlane(work, versions, server_procs))
+        other = start_mlflow(work, versions)
+        if isinstance(other, str):
+            result["mlflow"] = {"skipped": other}
+        else:
+            targets.append(other)
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+            t.name: {"closed_16": [], "open_100rps": []} for t in targets
+        }
+        for t in targets:
+            load("closed", t.path, t.headers, t.port, t.proc.pid, procs=procs, seconds=2)  # warm-up
+        for _ in range(rounds):
+            for phase, kind in (("closed_16", "closed"), ("open_100rps", "open")):
+                for t in targets:
+                    runs[t.name][phase].append(
+                        load(kind, t.path, t.headers, t.port, t.proc.pid, procs=procs, seconds=seconds)
+                    )
+        for t in targets:
+            summary: dict[str, Any] = {**t.meta, "query": t.path}
+            for phase, key in (("closed_16", "requests_per_s"), ("open_100rps", "p99_ms")):
+                ordered = sorted(runs[t.name][phase], key=lambda r, k=key: r[k])  # type: ignore[misc]
+                summary[phase] = (
+                    ordered[len(ordered) // 2] if phase == "closed_16" else ordered[(len(ordered) - 1) // 2]
+                )
+                summary[f"{phase}_rounds"] = runs[t.name][phase]
+            result[t.name] = summary
     finally:
+        for t in targets:
+            stop(t.proc)
         shutil.rmtree(work, ignore_errors=True)
-    result: dict[str, Any] = {"pitlane": ours, "mlflow": theirs}
+    ours = result["pitlane"]
+    theirs = result.get("mlflow", {})
     if "closed_16" in theirs:
         ratio = ours["closed_16"]["requests_per_s"] / max(theirs["closed_16"]["requests_per_s"], 1e-9)
         result["ratio_rps_vs_mlflow_at_16_clients"] = round(ratio, 2)
@@ -489,8 +511,10 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--procs", type=int, default=4, help="load-generator processes")
+    parser.add_argument("--server-procs", type=int, default=2, help="pitlane single-worker server processes")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per phase (median reported)")
     args = parser.parse_args()
-    result = run_resolve_bench(args.versions, args.seconds, args.procs)
+    result = run_resolve_bench(args.versions, args.seconds, args.procs, args.server_procs, args.rounds)
     doc = {
         "benchmark": "registry resolve NAME@CHANNEL vs MLflow get-model-version-by-alias",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -11,6 +11,9 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
     port: int = typer.Option(8000, "--port", help="TCP port", min=0, max=65535),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
+    processes: int = typer.Option(
+        1, "--processes", min=1, max=64, help="single-worker processes sharing the port (SO_REUSEPORT)"
+    ),
 ) -> None:
     """Serve the registry API and web pages on PITLANE_DATABASE_URL (SQLite in PITLANE_HOME by default).
 
@@ -26,8 +29,14 @@ def serve_command(
     if token:
         output.info("first start: created registry admin 'admin'; its token (shown once, store it now):")
         typer.echo(token)
-    output.info(f"registry on http://{host}:{port} (database: {app.state.db.dialect})")
-    # One worker: uvicorn's multi-worker socket lacks TCP_NODELAY (see docs/registry.md).
+    output.info(f"registry on http://{host}:{port} (database: {app.state.db.dialect}, processes: {processes})")
+    if processes > 1:
+        from registry.serving import serve_processes
+
+        app.state.db.dispose()
+        serve_processes(create_app, host, port, processes, log_level)
+        return
+    # One worker per process: uvicorn's multi-worker socket lacks TCP_NODELAY (see docs/registry.md).
     uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
 
 
