@@ -17,6 +17,11 @@ from toolkit.bags import (
     read_messages,
     slice_bag,
 )
+from toolkit.ci import RunOptions, WorkflowRun, run_workflow
+from toolkit.ci import lint as lint_workflows
+from toolkit.ci.notify import notify_registry
+from toolkit.ci.plan import stage_plan
+from toolkit.ci.verify import VerifiedRelease, verify_release
 from toolkit.client import RegistryClient, connect
 from toolkit.config import Settings, get_settings
 from toolkit.data.api import (
@@ -66,8 +71,11 @@ __all__ = [
     "PackageManifest",
     "RegistryClient",
     "ReleaseResult",
+    "RunOptions",
     "RunResult",
     "Settings",
+    "VerifiedRelease",
+    "WorkflowRun",
     "add_bags",
     "add_evaluation",
     "add_firmware",
@@ -90,12 +98,14 @@ __all__ = [
     "labelstudio_pull",
     "labelstudio_push",
     "lineage_chain",
+    "lint_workflows",
     "list_datasets",
     "list_deployments",
     "list_evaluations",
     "list_firmware",
     "list_runs",
     "message_timeline",
+    "notify_registry",
     "open_repo",
     "parse_tag",
     "parse_time_bound",
@@ -108,13 +118,16 @@ __all__ = [
     "remove_bags",
     "resolve_dataset",
     "run",
+    "run_workflow",
     "search",
     "show_run",
     "slice_bag",
     "slice_catalogued",
     "slice_search",
+    "stage_plan",
     "sync_remote",
     "tag_bag",
     "trace",
+    "verify_release",
     "version_dataset",
 ]
