@@ -229,6 +229,7 @@ def test_values_are_bound_parameters_not_sql(catalog: Catalog) -> None:
         "format:mcap OR duration>300",
         "weather:rain OR topic:/imu/data",
         "lab",
+        "bbox:35.6,139.6,35.7,139.8",
     ],
 )
 @pytest.mark.parametrize("limit", [1, 2, 3])

@@ -207,7 +207,10 @@ class CatalogStats:
 FTS_TABLE = "catalog_text"
 # Bumped whenever the tables change: an embedded catalog with another version is rebuilt from
 # the sidecars (it is a cache), recorded in SQLite's user_version.
-CATALOG_VERSION = 3
+CATALOG_VERSION = 4
+# SQLite only, like FTS: an R*Tree over GNSS bounding boxes keyed by the bags table's rowid.
+RTREE_TABLE = "catalog_gnss"
+_RTREE_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {RTREE_TABLE} USING rtree(id, min_lat, max_lat, min_lon, max_lon)"
 _FTS_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(bag_id UNINDEXED, body, tokenize='trigram')"
 
 
@@ -221,6 +224,7 @@ class Catalog:
         if self.has_fts:
             with engine.begin() as conn:
                 conn.exec_driver_sql(_FTS_DDL)
+                conn.exec_driver_sql(_RTREE_DDL)
                 if not conn.exec_driver_sql("PRAGMA user_version").scalar():
                     conn.exec_driver_sql(f"PRAGMA user_version = {CATALOG_VERSION}")
 
@@ -264,6 +268,13 @@ class Catalog:
                 text(f"INSERT INTO {FTS_TABLE} (bag_id, body) VALUES (:id, :search_text)"),
                 [{"id": r["id"], "search_text": r["search_text"]} for r in rows],
             )
+            conn.execute(
+                text(
+                    f"INSERT INTO {RTREE_TABLE} SELECT rowid, gnss_min_lat, gnss_max_lat, gnss_min_lon, gnss_max_lon "
+                    f"FROM {bags.name} WHERE gnss_min_lat IS NOT NULL AND id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": ids},
+            )
         topic_rows = [
             {"bag_id": sc.id, "name": t.name, "type": t.type, "count": t.count, "frequency_hz": t.frequency_hz}
             for sc in items
@@ -298,6 +309,12 @@ class Catalog:
                 text(f"DELETE FROM {FTS_TABLE} WHERE bag_id IN :ids").bindparams(bindparam("ids", expanding=True)),
                 {"ids": ids},
             )
+            conn.execute(
+                text(
+                    f"DELETE FROM {RTREE_TABLE} WHERE id IN (SELECT rowid FROM {bags.name} WHERE id IN :ids)"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": ids},
+            )
         conn.execute(delete(bags).where(bags.c.id.in_(ids)))
 
     def remove(self, bag_ids: Iterable[str]) -> None:
@@ -314,6 +331,7 @@ class Catalog:
             conn.execute(delete(sidecar_bodies))
             if self.has_fts:
                 conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE}")
+                conn.exec_driver_sql(f"DELETE FROM {RTREE_TABLE}")
             conn.execute(delete(bags))
             return self.upsert(sidecars, conn)
 

@@ -12,11 +12,27 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, column, exists, false, func, not_, or_, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.engine import Connection
 
-from toolkit.data.catalog import FTS_TABLE, bags, tag_stats, tags, topic_stats, topics
+from toolkit.data.catalog import FTS_TABLE, RTREE_TABLE, bags, tag_stats, tags, topic_stats, topics
 from toolkit.data.query import And, Field, Node, Not, Or, Text
 from toolkit.errors import QueryError
 
@@ -184,7 +200,7 @@ def _has_topic(kind: str, col: ColumnElement[str], pattern: str, ctx: CompileCon
 
 
 NEVER_DRIVES = 1 << 62
-FTS_ESTIMATE_CAP = 5_000  # tells a selective word from a common one; counting further costs more than it saves
+FTS_ESTIMATE_CAP = 1_000  # tells a selective word or box from a common one; counting further costs more than it saves
 
 
 def _set_term(ctx: CompileContext, estimate: int | Callable[[], int]) -> int:
@@ -305,13 +321,8 @@ def _near(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     # Cheap box prefilter first so the index on the bbox columns can cut rows.
     dlat = radius / EARTH_M_PER_DEG
     dlon = radius / max(kx, 1e-9)
-    box = and_(
-        bags.c.gnss_max_lat >= lat - dlat,
-        bags.c.gnss_min_lat <= lat + dlat,
-        bags.c.gnss_max_lon >= lon - dlon,
-        bags.c.gnss_min_lon <= lon + dlon,
-    )
-    return and_(_has_gnss(), box, dy * dy + dx * dx <= radius * radius)
+    box = _box(lat - dlat, lat + dlat, lon - dlon, lon + dlon, ctx)
+    return and_(box, dy * dy + dx * dx <= radius * radius)
 
 
 def _bbox(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
@@ -322,13 +333,31 @@ def _bbox(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     lat2, lon2 = _lat_lon(b_lat, b_lon, "bbox", example)
     lo_lat, hi_lat = sorted((lat1, lat2))
     lo_lon, hi_lon = sorted((lon1, lon2))
-    return and_(
+    return _box(lo_lat, hi_lat, lo_lon, hi_lon, ctx)
+
+
+_rtree = table(RTREE_TABLE, column("id"), column("min_lat"), column("max_lat"), column("min_lon"), column("max_lon"))
+
+
+def _box(lo_lat: float, hi_lat: float, lo_lon: float, hi_lon: float, ctx: CompileContext) -> ColumnElement[bool]:
+    """The bag's GNSS bounding box intersects the query box."""
+    exact = and_(
         _has_gnss(),
         bags.c.gnss_max_lat >= lo_lat,
         bags.c.gnss_min_lat <= hi_lat,
         bags.c.gnss_max_lon >= lo_lon,
         bags.c.gnss_min_lon <= hi_lon,
     )
+    if not ctx.fts:
+        return exact
+    # SQLite's R*Tree finds intersecting boxes without a scan; worth it when this term drives.
+    sub = select(_rtree.c.id).where(
+        _rtree.c.max_lat >= lo_lat, _rtree.c.min_lat <= hi_lat, _rtree.c.max_lon >= lo_lon, _rtree.c.min_lon <= hi_lon
+    )
+    i = _set_term(ctx, lambda: _capped_count(sub, ctx))
+    if ctx.driver == i and not ctx.correlated:
+        return and_(literal_column(f"{bags.name}.rowid").in_(sub), exact)
+    return exact
 
 
 FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
@@ -353,6 +382,12 @@ FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
 _fts = table(FTS_TABLE, column("bag_id"), column("body"))
 
 
+def _capped_count(sub: Select[Any], ctx: CompileContext) -> int:
+    n = int(ctx.conn.execute(select(func.count()).select_from(sub.limit(FTS_ESTIMATE_CAP).subquery())).scalar_one())
+    # Hitting the cap says "common", not "5,000": let any exactly counted term drive first.
+    return n if n < FTS_ESTIMATE_CAP else FTS_ESTIMATE_CAP * 100
+
+
 def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     needle = t.text.lower()
     like = bags.c.search_text.like("%" + like_escape(needle) + "%", escape="\\")
@@ -363,13 +398,7 @@ def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     phrase = '"' + needle.replace('"', '""') + '"'
     sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
 
-    def count() -> int:
-        capped = sub.limit(FTS_ESTIMATE_CAP).subquery()
-        n = int(ctx.conn.execute(select(func.count()).select_from(capped)).scalar_one())
-        # Hitting the cap says "common", not "5,000": let any exactly counted term drive first.
-        return n if n < FTS_ESTIMATE_CAP else FTS_ESTIMATE_CAP * 100
-
-    i = _set_term(ctx, count)
+    i = _set_term(ctx, lambda: _capped_count(sub, ctx))
     return bags.c.id.in_(sub) if ctx.driver == i and not ctx.correlated else like
 
 
