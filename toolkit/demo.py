@@ -41,10 +41,14 @@ class Demo:
         start = time.monotonic()
         proc = subprocess.run(argv, cwd=cwd or self.out, env=self.env, text=True, capture_output=True)
         self.timings.append((shown, time.monotonic() - start))
+        # Child output is already laid out for the terminal: pass it through untouched.
         if proc.stdout.strip():
-            console.print(proc.stdout.rstrip(), markup=False)
+            sys.stdout.write(proc.stdout.rstrip() + "\n")
         if proc.stderr.strip():
-            console.print(proc.stderr.rstrip(), style="dim", markup=False)
+            lines = proc.stderr.rstrip().splitlines()
+            shown_lines = lines if proc.returncode != 0 or len(lines) <= 12 else ["...", *lines[-12:]]
+            console.print("\n".join(shown_lines), style="dim", markup=False)
+        sys.stdout.flush()
         if check and proc.returncode != 0:
             raise SystemExit(f"demo step failed (exit {proc.returncode}): {shown}")
         return proc
@@ -60,6 +64,8 @@ def make_demo(out: Path) -> Demo:
     env = {
         **os.environ,
         "PITLANE_HOME": str(out / "pitlane-home"),
+        # dvc and pitlane from this venv, as in an activated one.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DVC_NO_ANALYTICS": "1",
         "COLUMNS": os.environ.get("COLUMNS", "150"),
         "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "Pitlane Demo"),
@@ -108,6 +114,74 @@ def data_search(demo: Demo) -> Path:
     return data
 
 
+def experiment(demo: Demo, data: Path) -> Path:
+    """Issue 2: an experiment from the template, trained on data pinned in the data repo."""
+    demo.section("2. Experiment: build -> process -> train, cached, resumable, recorded")
+    exp = demo.out / "camera-classifier"
+    demo.pitlane("init", str(exp), "--name", "camera-classifier")
+    pipeline = ROOT / "pipelines" / "camera_classifier"
+    for source in sorted((pipeline / "conf").rglob("*.yaml")):
+        target = exp / "conf" / source.relative_to(pipeline / "conf")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    # Datasets are DVC references pinned to a commit of the data repo: the run record can trace them.
+    rev = git_head(data)
+    (exp / "conf" / "data" / "default.yaml").write_text(
+        "# @package _global_\n"
+        "datasets:\n"
+        f"  spot_raw:\n    repo: {data}\n    rev: {rev}\n    path: slices/spot_cams.bag\n"
+        f"  spot_compressed:\n    repo: {data}\n    rev: {rev}\n    path: bags/sensors/spot_cameras_compressed.bag\n"
+    )
+    demo.pitlane("compose", cwd=exp)
+    demo.sh(["git", "add", "-A"], cwd=exp)
+    demo.sh(["git", "commit", "-qm", "camera classifier on data repo slices"], cwd=exp)
+    demo.sh(["git", "remote", "add", "origin", str(bare_remote(demo, "camera-classifier"))], cwd=exp)
+    demo.sh(["dvc", "remote", "add", "-d", "storage", str(demo.out / "dvc-remote" / "experiments")], cwd=exp)
+    demo.pitlane("run", cwd=exp)
+    demo.pitlane("runs", cwd=exp)
+
+    console.print("[bold]Change one train setting: build and process are reused, only train reruns[/]")
+    demo.pitlane("run", "-S", "trainer.lr=0.002", cwd=exp)
+
+    console.print("[bold]Interrupt a longer training (SIGKILL after its first checkpoint), then resume[/]")
+    interrupted_training(demo, exp, ["-S", "trainer.max_steps=300"])
+    demo.pitlane("run", "--resume", "-S", "trainer.max_steps=300", cwd=exp)
+    demo.pitlane("runs", "show", "workspace", cwd=exp)
+    demo.sh(["git", "add", "-A"], cwd=exp)
+    demo.sh(["git", "commit", "-qm", "train 300 steps"], cwd=exp)
+    demo.sh(["git", "push", "-q", "origin", "HEAD:main"], cwd=exp)
+    return exp
+
+
+def interrupted_training(demo: Demo, exp: Path, args: list[str]) -> None:
+    exe = str(Path(sys.executable).parent / "pitlane")
+    console.print(f"[bold cyan]$ pitlane run {' '.join(args)}   # killed mid-training[/]")
+    proc = subprocess.Popen(
+        [exe, "run", *args], cwd=exp, env=demo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 600
+    # The first checkpoint of this config appears after checkpoint_every_n_steps steps.
+    before = set((exp / "checkpoints").rglob("*.ckpt")) if (exp / "checkpoints").exists() else set()
+    while proc.poll() is None and time.monotonic() < deadline:
+        now = set((exp / "checkpoints").rglob("*.ckpt")) if (exp / "checkpoints").exists() else set()
+        if now - before:
+            time.sleep(1.0)
+            proc.kill()
+            proc.wait()
+            console.print(f"killed the training after {len(now - before)} new checkpoint file(s)")
+            return
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("demo: the training finished before a checkpoint appeared; nothing to resume")
+
+
+def bare_remote(demo: Demo, name: str) -> Path:
+    remote = demo.out / "git" / f"{name}.git"
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    return remote
+
+
 def git_head(repo: Path) -> str:
     return subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
@@ -119,7 +193,8 @@ def main() -> None:
     demo = make_demo(out)
     demo.section("Pitlane demo")
     console.print(f"working in {out}")
-    data_search(demo)
+    data = data_search(demo)
+    experiment(demo, data)
 
 
 if __name__ == "__main__":
