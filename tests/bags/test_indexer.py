@@ -271,3 +271,46 @@ def test_non_ros_mcap_lists_and_slices_raw(tmp_path: Path) -> None:
     assert r.message_count == 4
     with pytest.raises(BagError, match="cannot convert json"):
         slice_bag(path, tmp_path / "part.bag")
+
+
+def _ros1_totals(path: Path) -> tuple[object, object]:
+    import os
+
+    from toolkit.bags.ros1_index import _chunk_totals, _read_connections, _totals_one_by_one, read_bag_header
+
+    with path.open("rb") as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        header = read_bag_header(fd, path)
+        buf = os.pread(fd, size - header.index_pos, header.index_pos)
+        conns, _records, pos = _read_connections(buf, header)
+        return _chunk_totals(buf, pos, header, conns), _totals_one_by_one(buf, pos, header, conns)
+
+
+@pytest.mark.parametrize("rel", sorted(p.relative_to(BAGS).as_posix() for p in (BAGS / "ros1").glob("*.bag")))
+def test_ros1_bulk_chunk_totals_equal_record_by_record(rel: str) -> None:
+    bulk, one_by_one = _ros1_totals(BAGS / rel)
+    assert bulk is not None and bulk == one_by_one
+
+
+def test_ros1_bulk_chunk_totals_with_chunks_of_different_sizes(tmp_path: Path) -> None:
+    # Chunks holding different connection sets give chunk-info records of different lengths:
+    # the bulk path walks them instead of assuming one stride.
+    from rosbags.rosbag1 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS1_NOETIC)
+    String = store.types["std_msgs/msg/String"]
+    bag = tmp_path / "uneven.bag"
+    expected: dict[str, int] = {}
+    with Writer(bag) as w:
+        w.chunk_threshold = 200
+        conns = [w.add_connection(f"/t{i}", "std_msgs/msg/String", typestore=store) for i in range(3)]
+        for k in range(60):
+            conn = conns[0] if k % 7 else conns[k % 3]
+            data = store.serialize_ros1(String(data="x" * (k % 50)), "std_msgs/msg/String")
+            w.write(conn, 1_000_000_000 + k * 1_000_000, bytes(data))
+            expected[conn.topic] = expected.get(conn.topic, 0) + 1
+    bulk, one_by_one = _ros1_totals(bag)
+    assert bulk is not None and bulk == one_by_one
+    assert {t.name: t.count for t in index(bag, hashes=False).topics} == expected

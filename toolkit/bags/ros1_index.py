@@ -17,7 +17,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import lz4.frame
 
@@ -239,47 +239,66 @@ class Ros1Index:
 def read_index_section(fd: int, header: BagHeader, size: int) -> Ros1Index:
     """Parse the connection and chunk-info records at ``index_pos`` (raises _Damaged)."""
     buf = os.pread(fd, size - header.index_pos, header.index_pos)
+    connections, records, pos = _read_connections(buf, header)
+    return Ros1Index(connections, records, _read_chunk_infos(buf, pos, header, connections))
+
+
+def _record_bounds(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """(header length, data start, data length) of the record at *pos* (raises _Damaged)."""
+    (hlen,) = _U32.unpack_from(buf, pos)
+    (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
+    data_start = pos + 8 + hlen
+    if data_start + dlen > len(buf):
+        raise _Damaged("record cut short")
+    return hlen, data_start, dlen
+
+
+def _read_connections(buf: bytes, header: BagHeader) -> tuple[dict[int, BagConnection], dict[int, bytes], int]:
+    """The connection records that open the index section, and the offset after them."""
     pos = 0
     connections: dict[int, BagConnection] = {}
     records: dict[int, bytes] = {}
-    chunks: list[ChunkInfo] = []
-
-    def record_bounds() -> tuple[int, int, int, int]:
-        nonlocal pos
-        (hlen,) = _U32.unpack_from(buf, pos)
-        (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
-        start, data_start = pos, pos + 8 + hlen
-        if data_start + dlen > len(buf):
-            raise _Damaged("record cut short")
-        pos = data_start + dlen
-        return start, hlen, data_start, dlen
-
     for _ in range(header.conn_count):
-        start, hlen, data_start, dlen = record_bounds()
-        fields = parse_fields(buf[start + 4 : start + 4 + hlen])
+        hlen, data_start, dlen = _record_bounds(buf, pos)
+        fields = parse_fields(buf[pos + 4 : pos + 4 + hlen])
         if _op(fields) != OP_CONNECTION:
             raise _Damaged("expected a connection record")
         conn_id = _u32(fields, "conn")
         data = parse_fields(buf[data_start : data_start + dlen])
         connections[conn_id] = connection_from_fields(conn_id, fields, data)
-        records[conn_id] = buf[start : data_start + dlen]
+        records[conn_id] = buf[pos : data_start + dlen]
+        pos = data_start + dlen
+    return connections, records, pos
 
+
+_CHUNK_INFO_FIELDS = (("chunk_pos", 8), ("start_time", 8), ("end_time", 8), ("count", 4))
+
+
+def _check_chunk_info_header(fields: dict[str, bytes]) -> None:
+    if _op(fields) != OP_CHUNK_INFO or _u32(fields, "ver") != 1:
+        raise _Damaged("expected a version 1 chunk-info record")
+    for name, width in _CHUNK_INFO_FIELDS:
+        if len(fields.get(name, b"")) != width:
+            raise _Damaged(f"bad field {name}")
+
+
+def _read_chunk_infos(
+    buf: bytes, pos: int, header: BagHeader, connections: dict[int, BagConnection]
+) -> list[ChunkInfo]:
     layout: _FieldLayout | None = None
     offsets = (0, 0, 0, 0)
     u64, time_, pair = struct.Struct("<Q"), struct.Struct("<II"), struct.Struct("<II")
+    chunks: list[ChunkInfo] = []
     for _ in range(header.chunk_count):
-        start, hlen, data_start, dlen = record_bounds()
+        start = pos
+        hlen, data_start, dlen = _record_bounds(buf, pos)
+        pos = data_start + dlen
         h0 = start + 4
         if layout is None or not layout.matches_at(buf, h0, hlen):
             # First record (or a different layout): parse it fully and remember where the values sit.
-            fields = parse_fields(buf[h0 : h0 + hlen])
-            if _op(fields) != OP_CHUNK_INFO or _u32(fields, "ver") != 1:
-                raise _Damaged("expected a version 1 chunk-info record")
-            for name, width in (("chunk_pos", 8), ("start_time", 8), ("end_time", 8), ("count", 4)):
-                if len(fields.get(name, b"")) != width:
-                    raise _Damaged(f"bad field {name}")
+            _check_chunk_info_header(parse_fields(buf[h0 : h0 + hlen]))
             layout = _FieldLayout(buf[h0 : h0 + hlen])
-            offsets = tuple(h0 - start + layout.offset(n) for n in ("chunk_pos", "start_time", "end_time", "count"))  # type: ignore[assignment]
+            offsets = tuple(h0 - start + layout.offset(n) for n, _w in _CHUNK_INFO_FIELDS)  # type: ignore[assignment]
         chunk_pos = u64.unpack_from(buf, start + offsets[0])[0]
         if not header.data_start <= chunk_pos < header.index_pos:
             raise _Damaged("chunk position outside the data section")
@@ -292,28 +311,179 @@ def read_index_section(fd: int, header: BagHeader, size: int) -> Ros1Index:
         if not counts.keys() <= connections.keys():
             raise _Damaged("chunk counts an unknown connection")
         chunks.append(ChunkInfo(chunk_pos, s_sec * 1_000_000_000 + s_nsec, e_sec * 1_000_000_000 + e_nsec, counts))
-    return Ros1Index(connections, records, chunks)
+    return chunks
+
+
+# --- the summary: chunk-info records aggregated in bulk ------------------------------
+
+
+class _Totals(NamedTuple):
+    counts: dict[int, int]  # connection id -> messages
+    first: dict[int, int]  # connection id -> start of the first chunk holding it
+    last: dict[int, int]
+    chunk_positions: list[int]
+
+
+def _chunk_info_layout(buf: bytes, pos: int) -> tuple[int, dict[str, int], list[int]]:
+    """(header length, value offset per chunk-info field, offsets of the bytes that must repeat).
+
+    Offsets count from the record start (the header's length prefix). Every record a writer
+    produces has the same field names, order and widths, and the same op and version, so all
+    bytes but the values of chunk_pos, start_time, end_time and count (and unknown fields) repeat.
+    """
+    (hlen,) = _U32.unpack_from(buf, pos)
+    head = buf[pos + 4 : pos + 4 + hlen]
+    if len(head) != hlen:
+        raise _Damaged("record cut short")
+    _check_chunk_info_header(parse_fields(head))
+    wanted = {name for name, _w in _CHUNK_INFO_FIELDS}
+    offsets: dict[str, int] = {}
+    fixed = list(range(4))  # the header length
+    p = 0
+    while p < hlen:
+        (flen,) = _U32.unpack_from(head, p)
+        eq = head.index(b"=", p + 4, p + 4 + flen)
+        name = head[p + 4 : eq].decode("ascii", "replace")
+        fixed.extend(range(4 + p, 4 + eq + 1))  # field length and name
+        if name in wanted:
+            offsets[name] = 4 + eq + 1
+        elif name in ("op", "ver"):
+            fixed.extend(range(4 + eq + 1, 4 + p + 4 + flen))
+        p += 4 + flen
+    return hlen, offsets, fixed
+
+
+def _record_starts(buf: bytes, pos: int, hlen: int, n: int) -> Any:
+    """Start offsets of *n* records from *pos* that must fill the buffer exactly, or None."""
+    import numpy as np
+
+    try:
+        (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
+        stride = 8 + hlen + dlen
+        if pos + n * stride == len(buf):
+            # Same-sized records (every chunk holds the same connections): check every data length
+            # in one gather; equal lengths then prove the records lie end to end.
+            starts = pos + stride * np.arange(n, dtype=np.int64)
+            if (_gather_u32(np.frombuffer(buf, np.uint8), starts + 4 + hlen) == dlen).all():
+                return starts
+        positions: list[int] = []
+        append, unpack, p, end, step = positions.append, _U32.unpack_from, pos, len(buf), 8 + hlen
+        while p < end:
+            append(p)
+            p += step + unpack(buf, p + 4 + hlen)[0]
+    except struct.error:
+        return None
+    return np.array(positions, dtype=np.int64) if p == end and len(positions) == n else None
+
+
+def _gather_u32(arr: Any, offsets: Any) -> Any:
+    import numpy as np
+
+    return arr[offsets[:, None] + np.arange(4)].view("<u4").ravel()
+
+
+def _gather_time(arr: Any, offsets: Any) -> Any:
+    import numpy as np
+
+    secs = _gather_u32(arr, offsets).astype(np.int64)
+    return secs * 1_000_000_000 + _gather_u32(arr, offsets + 4).astype(np.int64)
+
+
+def _chunk_totals(buf: bytes, pos: int, header: BagHeader, connections: dict[int, BagConnection]) -> _Totals | None:
+    """Per-connection counts and time bounds from every chunk-info record, in bulk (numpy).
+
+    Needs every record to share the first one's header layout (as one writer produces them);
+    None otherwise, and the caller parses the records one by one.
+    """
+    import numpy as np
+
+    n = header.chunk_count
+    if n == 0:
+        return _Totals({}, {}, {}, [])
+    hlen, offsets, fixed = _chunk_info_layout(buf, pos)
+    starts = _record_starts(buf, pos, hlen, n)
+    if starts is None:
+        return None
+    arr = np.frombuffer(buf, np.uint8)
+    cols = np.array(fixed, dtype=np.int64)
+    if not (arr[starts[:, None] + cols] == arr[pos + cols]).all():
+        return None  # another header layout somewhere
+    counts = _gather_u32(arr, starts + offsets["count"]).astype(np.int64)
+    dlens = _gather_u32(arr, starts + 4 + hlen).astype(np.int64)
+    if not (counts * 8 <= dlens).all():
+        raise _Damaged("chunk-info counts cut short")
+    lo, hi = _gather_u32(arr, starts + offsets["chunk_pos"]), _gather_u32(arr, starts + offsets["chunk_pos"] + 4)
+    chunk_pos = lo.astype(np.int64) + (hi.astype(np.int64) << 32)
+    if not ((hi < 1 << 31).all() and (chunk_pos >= header.data_start).all() and (chunk_pos < header.index_pos).all()):
+        raise _Damaged("chunk position outside the data section")
+    start_ns = _gather_time(arr, starts + offsets["start_time"])
+    end_ns = _gather_time(arr, starts + offsets["end_time"])
+    # Every (connection, count) pair of every record: record r's pairs start at its data.
+    record_of_pair = np.repeat(np.arange(n), counts)
+    first_pair = np.cumsum(counts) - counts
+    pair_at = (starts + 8 + hlen)[record_of_pair] + 8 * (np.arange(len(record_of_pair)) - first_pair[record_of_pair])
+    conn = _gather_u32(arr, pair_at)
+    ids, inverse = np.unique(conn, return_inverse=True)
+    id_list = [int(i) for i in ids]
+    if not set(id_list) <= connections.keys():
+        raise _Damaged("chunk counts an unknown connection")
+    totals = np.zeros(len(ids), np.int64)
+    np.add.at(totals, inverse, _gather_u32(arr, pair_at + 4).astype(np.int64))
+    first = np.full(len(ids), np.iinfo(np.int64).max, np.int64)
+    last = np.full(len(ids), np.iinfo(np.int64).min, np.int64)
+    np.minimum.at(first, inverse, start_ns[record_of_pair])
+    np.maximum.at(last, inverse, end_ns[record_of_pair])
+    return _Totals(
+        dict(zip(id_list, totals.tolist(), strict=True)),
+        dict(zip(id_list, first.tolist(), strict=True)),
+        dict(zip(id_list, last.tolist(), strict=True)),
+        chunk_pos.tolist(),
+    )
+
+
+def _totals_one_by_one(buf: bytes, pos: int, header: BagHeader, connections: dict[int, BagConnection]) -> _Totals:
+    totals: dict[int, int] = {}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    chunks = _read_chunk_infos(buf, pos, header, connections)
+    for chunk in chunks:
+        for conn_id, n in chunk.counts.items():
+            totals[conn_id] = totals.get(conn_id, 0) + n
+            first[conn_id] = min(first.get(conn_id, chunk.start_ns), chunk.start_ns)
+            last[conn_id] = max(last.get(conn_id, chunk.end_ns), chunk.end_ns)
+    return _Totals(totals, first, last, [c.pos for c in chunks])
+
+
+# Chunk headers read for the compression name: the first, the last and some in between.
+COMPRESSION_SAMPLES = 16
 
 
 def _from_index(fd: int, header: BagHeader, size: int) -> StorageIndex:
-    parsed = read_index_section(fd, header, size)
-    totals: dict[int, int] = dict.fromkeys(parsed.connections, 0)
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for chunk in parsed.chunks:
-        for conn_id, n in chunk.counts.items():
-            # Chunk times bound every connection in the chunk; exact per-connection times would need
-            # the per-message index records, which the summary does not use.
-            totals[conn_id] += n
-            first[conn_id] = min(first.get(conn_id, chunk.start_ns), chunk.start_ns)
-            last[conn_id] = max(last.get(conn_id, chunk.end_ns), chunk.end_ns)
+    buf = os.pread(fd, size - header.index_pos, header.index_pos)
+    connections, _records, pos = _read_connections(buf, header)
+    found = _chunk_totals(buf, pos, header, connections)
+    if found is None:
+        found = _totals_one_by_one(buf, pos, header, connections)
     stats = []
-    for conn_id, conn in parsed.connections.items():
+    for conn_id, conn in connections.items():
+        # Chunk times bound every connection in the chunk; exact per-connection times would need
+        # the per-message index records, which the summary does not use.
         stat = ConnectionStats(conn)
-        stat.add(totals[conn_id], first.get(conn_id), last.get(conn_id))
+        stat.add(found.counts.get(conn_id, 0), found.first.get(conn_id), found.last.get(conn_id))
         stats.append(stat)
-    compression = _chunk_compressions(fd, [c.pos for c in parsed.chunks])
-    return StorageIndex(stats=stats, compression=compression)
+    return StorageIndex(stats=stats, compression=_chunk_compressions(fd, _sample(found.chunk_positions)))
+
+
+def _sample(positions: list[int], k: int = COMPRESSION_SAMPLES) -> list[int]:
+    """Up to *k* chunk positions spread evenly over the file, first and last included.
+
+    Reading every chunk header costs one seek per chunk (~1000 per GB); writers compress a whole
+    bag one way, so a spread sample finds a mixed bag's second method except in rare layouts.
+    """
+    n = len(positions)
+    if n <= k:
+        return positions
+    return [positions[round(i * (n - 1) / (k - 1))] for i in range(k)]
 
 
 def _chunk_compressions(fd: int, chunk_positions: list[int]) -> set[str]:
