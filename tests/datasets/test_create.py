@@ -228,3 +228,13 @@ def test_bags_without_frames_or_type_definitions_contribute_nothing(repo: Path) 
     manifest, _, _ = create_dataset("mixed", [COMPRESSED, velodyne], repo=repo, workers=1)
     assert len(manifest.frames) == 4 and {f.source_bag for f in manifest.frames} == {str(COMPRESSED)}
     assert [(s.path, s.frames) for s in manifest.sources] == [(str(COMPRESSED), 4), (str(velodyne), 0)]
+
+
+def test_the_same_bag_twice_is_rejected(repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy.bag"
+    shutil.copy2(COMPRESSED, copy)
+    with pytest.raises(DatasetError, match="hold the same data"):
+        create_dataset("twice", [COMPRESSED, copy], repo=repo, workers=1)
+    assert not (repo / "datasets" / "twice").exists()

@@ -82,6 +82,7 @@ def create_dataset(
     try:
         address = ray_task_address(ray_address or get_settings().ray_address)
         results = extract_bags(jobs, workers=workers, on_done=on_bag_done, ray_address=address)
+        _check_distinct(results)
         manifest = _manifest(name, results, topics, every, lidar_format, split, classes)
         if not manifest.frames:
             reasons = "; ".join(f"{s.topic}: {s.reason} ({s.count})" for s in manifest.skipped)
@@ -94,6 +95,19 @@ def create_dataset(
         shutil.rmtree(dataset_dir, ignore_errors=True)
         raise
     return manifest, info, dataset_dir
+
+
+def _check_distinct(results: list[BagResult]) -> None:
+    """Reject the same bag content given twice, and (vanishingly rare) frame-key collisions between bags."""
+    by_md5: dict[str, str] = {}
+    by_key: dict[str, str] = {}
+    for r in results:
+        if r.md5 in by_md5:
+            raise DatasetError(f"{r.bag} and {by_md5[r.md5]} hold the same data (give each bag once)")
+        by_md5[r.md5] = r.bag
+        for key in {f.id.split("_", 1)[0] for f in r.frames}:
+            if by_key.setdefault(key, r.bag) != r.bag:
+                raise DatasetError(f"{r.bag} and {by_key[key]} share frame key {key}: extract them separately")
 
 
 def _every(text: str) -> int:
