@@ -14,6 +14,7 @@ to this checkout. The PR comment step is not exercised (it needs GitHub's API).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,7 @@ class Loop:
 def loop(tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loop]:
     from toolkit.experiment.scaffold import init_experiment
 
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     exp = init_experiment(tmp_path / "cams", data=[f"raw={BAGS / 'sensors' / 'spot_cameras_raw.bag'}"], name="cams",
                           seed=3, max_steps=8)  # fmt: skip
     dvc = str(Path(sys.executable).parent / "dvc")
@@ -153,6 +154,26 @@ def test_push_train_release_sync_consume_evaluate_trace(loop: Loop) -> None:
     sh(loop.exp, "git", "add", "-A")
     sh(loop.exp, "git", "commit", "-qm", "train")
     sh(loop.exp, "git", "push", "-q", "origin", "HEAD:main")
+    # pull_request: the same pipeline (a run-cache no-op now) comments the metrics/params diff on the PR.
+    # `gh` is a recording test double: GitHub's API cannot be reached from here.
+    fake_bin = loop.exp.parent / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "gh").write_text(
+        '#!/bin/bash\nprintf "%s\\n" "$*" > "$GH_LOG"\nwhile [ $# -gt 0 ]; do\n'
+        '  if [ "$1" = --body-file ]; then cat "$2" >> "$GH_LOG"; fi; shift\ndone\n'
+    )
+    (fake_bin / "gh").chmod(0o755)
+    gh_log = loop.exp.parent / "gh.log"
+    sh(loop.exp, "git", "checkout", "-qb", "feature")
+    pr = loop.run(loop.exp, "experiment.yml", event="pull_request", base_ref="main",
+                  env={"PATH": f"{fake_bin}:{os.environ['PATH']}", "GH_LOG": str(gh_log)})  # fmt: skip
+    sh(loop.exp, "git", "checkout", "-q", "main")
+    assert pr.ok, pr.failure
+    comment = gh_log.read_text()
+    assert comment.startswith("pr comment 1 --body-file ")
+    assert "### pitlane: metrics and params vs `main`" in comment
+    assert "### pitlane: metrics and params vs `main`" in pr.jobs["repro/repro"].summary
+
     sh(loop.exp, "pitlane", "release", "cams", "v1.0.0", "--files", "models", "--channel", "staging")
     assert loop.versions() == []  # nothing reaches the registry before the release workflow tells it
 
