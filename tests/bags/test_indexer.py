@@ -314,3 +314,33 @@ def test_ros1_bulk_chunk_totals_with_chunks_of_different_sizes(tmp_path: Path) -
     bulk, one_by_one = _ros1_totals(bag)
     assert bulk is not None and bulk == one_by_one
     assert {t.name: t.count for t in index(bag, hashes=False).topics} == expected
+
+
+@pytest.mark.parametrize(("topics", "drop_timestamp_index"), [(3, False), (12, False), (3, True)])
+def test_sqlite_counts_and_times_on_every_query_path(tmp_path: Path, topics: int, drop_timestamp_index: bool) -> None:
+    # <= 8 topics: one scan with CASE columns and times from timestamp_idx; more topics, or a file
+    # without that index, one GROUP BY scan. All must equal a full read.
+    import sqlite3
+
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    String = store.types["std_msgs/msg/String"]
+    bag = tmp_path / "many"
+    with Writer(bag, version=Writer.VERSION_LATEST) as w:
+        conns = [w.add_connection(f"/t{i}", "std_msgs/msg/String", typestore=store) for i in range(topics)]
+        for k in range(100):
+            data = store.serialize_cdr(String(data="x" * k), "std_msgs/msg/String")
+            w.write(conns[(k * k) % (topics - 1)], 1_000_000_000 + 7 * k, bytes(data))  # the last topic stays empty
+    if drop_timestamp_index:
+        db3 = next(bag.glob("*.db3"))
+        with sqlite3.connect(db3) as db:
+            db.execute("DROP INDEX IF EXISTS timestamp_idx")
+        db.close()
+    truth = full_read(bag)
+    s = index(bag, hashes=False)
+    assert s.message_count == len(truth) == 100
+    assert (s.start_ns, s.end_ns) == (truth[0].timestamp_ns, truth[-1].timestamp_ns)
+    assert {t.name: t.count for t in s.topics if t.count} == counts_by_topic(truth)
+    assert s.topic(f"/t{topics - 1}") is not None and s.topic(f"/t{topics - 1}").count == 0  # type: ignore[union-attr]

@@ -19,7 +19,9 @@ from toolkit.bags.connection import BagConnection, ConnectionStats, StorageIndex
 from toolkit.bags.formats import load_yaml
 from toolkit.errors import CorruptBagError
 
-_COUNT_SQL = "SELECT topic_id, count(*), min(timestamp), max(timestamp) FROM messages GROUP BY topic_id"
+_GROUPED_SQL = "SELECT topic_id, count(*), min(timestamp), max(timestamp) FROM messages GROUP BY topic_id"
+# Up to this many topics, one scan counts each with a CASE column (no sort); more use GROUP BY.
+_CASE_COLUMNS_MAX = 8
 
 
 @contextmanager
@@ -107,7 +109,7 @@ def index_sqlite(files: Sequence[Path], metadata: dict[str, Any]) -> StorageInde
         try:
             with open_db(path) as db:
                 topics = read_topics(db, path)
-                counts = {int(r[0]): (int(r[1]), r[2], r[3]) for r in db.execute(_COUNT_SQL)}
+                counts = _counts(db, [row_id for row_id, _conn in topics])
                 if not metadata:
                     custom.update(_custom_data(file_metadata(db)))
         except sqlite3.DatabaseError as exc:
@@ -121,6 +123,39 @@ def index_sqlite(files: Sequence[Path], metadata: dict[str, Any]) -> StorageInde
     custom.update(_custom_data(metadata))
     compression = _compression(metadata)
     return StorageIndex(stats=list(by_key.values()), compression=compression, custom_data=custom)
+
+
+def _counts(db: sqlite3.Connection, topic_ids: list[int]) -> dict[int, tuple[int, Any, Any]]:
+    """topic row id -> (messages, first timestamp, last timestamp), exact, from one table scan.
+
+    Counting reads every leaf page of ``messages`` (rosbag2 has no index on topic_id; each 1 MiB
+    message puts the next leaf ~1 MiB further on). Times come from ``timestamp_idx`` when the file
+    has it (two b-tree descents) and are then the bag-wide range for each topic, as in MCAP's
+    summary; without that index the scan takes per-topic times as well.
+    """
+    if not _has_timestamp_index(db) or len(topic_ids) > _CASE_COLUMNS_MAX:
+        return {int(r[0]): (int(r[1]), r[2], r[3]) for r in db.execute(_GROUPED_SQL)}
+    if not topic_ids:
+        return {}
+    columns = ", ".join(f"count(CASE WHEN topic_id = {int(i)} THEN 1 END)" for i in topic_ids)
+    row = db.execute(f"SELECT {columns} FROM messages").fetchone()
+    if not any(row):
+        return {}
+    first = db.execute("SELECT min(timestamp) FROM messages").fetchone()[0]
+    last = db.execute("SELECT max(timestamp) FROM messages").fetchone()[0]
+    return {topic_id: (int(n), first, last) for topic_id, n in zip(topic_ids, row, strict=True) if n}
+
+
+def _has_timestamp_index(db: sqlite3.Connection) -> bool:
+    for _seq, name, *_rest in db.execute("PRAGMA index_list(messages)"):
+        columns = [r[2] for r in db.execute(f"PRAGMA index_info({_quote(name)})")]
+        if columns[:1] == ["timestamp"]:
+            return True
+    return False
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _custom_data(metadata: dict[str, Any]) -> dict[str, str]:
