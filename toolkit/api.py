@@ -40,9 +40,9 @@ from toolkit.data.timeline import message_timeline
 from toolkit.datasets.annotations import export_annotations, import_annotations
 from toolkit.datasets.autolabel import autolabel
 from toolkit.datasets.create import bags_from_search, create_dataset
-from toolkit.datasets.loader import FrameDataset
 from toolkit.datasets.labelstudio_live import pull as labelstudio_pull
 from toolkit.datasets.labelstudio_live import push as labelstudio_push
+from toolkit.datasets.loader import FrameDataset
 from toolkit.datasets.report import diff as diff_datasets
 from toolkit.datasets.report import list_datasets
 from toolkit.datasets.report import stats as dataset_stats
@@ -68,8 +68,8 @@ from toolkit.release.manifest import PackageManifest
 from toolkit.release.release import ReleaseResult, assign_channel, release
 
 __all__ = [
-    "FrameDataset",
     "BagSummary",
+    "FrameDataset",
     "PackageManifest",
     "RegistryClient",
     "ReleaseResult",
