@@ -182,22 +182,35 @@ def _group_records(f: BinaryIO, group: tuple[int, int] | None) -> list[object]:
     return records
 
 
+_RECORD_HEAD = struct.Struct("<BQ")  # opcode, length
+_U32 = struct.Struct("<I")
+# ChunkIndex body: start u64, end u64, chunk offset u64, chunk length u64, then the offsets map
+# (u32 byte length + entries), index length u64, compression (u32 length + bytes), sizes.
+_MAP_AT = 9 + 32
+
+
 def _chunk_compressions(f: BinaryIO, group: tuple[int, int] | None) -> set[str]:
-    # ChunkIndex: opcode u8, length u64, start u64, end u64, offset u64, length u64,
-    # offsets map (u32 byte length + entries), index length u64, compression (u32 length + bytes), ...
+    """Compression names of every chunk, from the chunk-index group (about 100 bytes a chunk).
+
+    The names repeat, so each record is only checked against the last name found in place:
+    two struct reads and one comparison, no slicing or decoding (a 1 GB file has ~1000 chunks).
+    """
     if not group or not group[1]:
         return set()
     f.seek(group[0])
     raw = f.read(group[1])
     found: set[str] = set()
+    head, u32, chunk_index = _RECORD_HEAD.unpack_from, _U32.unpack_from, Opcode.CHUNK_INDEX
+    known: bytes | None = None  # u32 length + name of the last compression seen
     pos, end = 0, len(raw)
     while pos < end:
-        opcode, length = struct.unpack_from("<BQ", raw, pos)
-        if opcode == Opcode.CHUNK_INDEX:
-            (map_len,) = struct.unpack_from("<I", raw, pos + 9 + 32)
-            cpos = pos + 9 + 32 + 4 + map_len + 8
-            (clen,) = struct.unpack_from("<I", raw, cpos)
-            found.add(raw[cpos + 4 : cpos + 4 + clen].decode("ascii", "replace") or "none")
+        opcode, length = head(raw, pos)
+        if opcode == chunk_index:
+            cpos = pos + _MAP_AT + 4 + u32(raw, pos + _MAP_AT)[0] + 8
+            if known is None or not raw.startswith(known, cpos):
+                (clen,) = u32(raw, cpos)
+                known = raw[cpos : cpos + 4 + clen]
+                found.add(known[4:].decode("ascii", "replace") or "none")
         pos += 9 + length
     return found
 
