@@ -65,12 +65,24 @@ def verify_release(repo: Path, tag: str, *, check_remote: bool = False) -> Verif
 
 
 def _fetch(repo: Path, tag: str, paths: list[str]) -> None:
+    """Fetch the files (a fresh CI checkout has an empty cache), then require cache and remote to agree."""
+    import json
     import subprocess
 
     from toolkit.release.release import dvc_exe
 
-    # dvc fetch reads the dvc.lock of the checked-out commit: the tag's, in a release job.
-    proc = subprocess.run([dvc_exe(), "fetch", *paths], cwd=repo, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), f"exit {proc.returncode}")
-        raise ReleaseError(f"{tag}: files are not in the DVC remote: {last.strip()}")
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        # dvc reads the dvc.lock of the checked-out commit: the tag's, in a release job.
+        return subprocess.run([dvc_exe(), *args], cwd=repo, capture_output=True, text=True, check=False)
+
+    for proc in (run("fetch", *paths), run("status", "--cloud", "--json", *paths)):
+        if proc.returncode != 0:
+            last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), f"exit {proc.returncode}")
+            raise ReleaseError(f"{tag}: files are not in the DVC remote: {last.strip()}")
+    try:
+        status = json.loads(proc.stdout or "{}")
+    except ValueError:
+        status = {}
+    if status:
+        listed = ", ".join(f"{path} ({state})" for path, state in sorted(status.items()))
+        raise ReleaseError(f"{tag}: files are not in the DVC remote: {listed}")
