@@ -9,6 +9,7 @@ version the database's unique constraint lets exactly one win.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import semver
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, String, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -484,20 +485,21 @@ def resolve(session: Session, actor: Principal, ref: str | Ref) -> PackageVersio
     return version
 
 
-def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
-    """:func:`resolve` for the HTTP hot path: the same rules, one Core statement including the files."""
-    r = parse_ref(ref)
+@functools.cache
+def _resolve_statement(channel_only: bool, with_project: bool) -> Select[Any]:
+    """The hot-path statement, built once per shape (statement construction costs more than the lookup)."""
+    name, ref = bindparam("name", type_=String()), bindparam("ref", type_=String())
     by_version = (
         select(PackageVersion.id)
         .join(Package, Package.id == PackageVersion.package_id)
-        .where(Package.name == r.name, PackageVersion.version == r.ref)
+        .where(Package.name == name, PackageVersion.version == ref)
     )
     by_channel = (
         select(Channel.version_id)
         .join(Package, Package.id == Channel.package_id)
-        .where(Package.name == r.name, Channel.name == r.ref)
+        .where(Package.name == name, Channel.name == ref)
     )
-    candidates = by_channel if r.kind == "#" else by_version.union_all(by_channel)
+    candidates = by_channel if channel_only else by_version.union_all(by_channel)
     v, f = PackageVersion, PackageFile
     stmt = (
         select(
@@ -527,10 +529,19 @@ def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
         .where(v.id.in_(candidates))
         .order_by(v.id, f.path)
     )
-    if r.project:
-        stmt = stmt.where(Project.name == r.project)
+    if with_project:
+        stmt = stmt.where(Project.name == bindparam("project"))
+    return stmt
+
+
+def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
+    """:func:`resolve` for the HTTP hot path: the same rules, one Core statement including the files."""
+    r = parse_ref(ref)
+    stmt = _resolve_statement(r.kind == "#", r.project is not None)
+    params = {"name": r.name, "ref": r.ref, **({"project": r.project} if r.project else {})}
+    result = session.connection().execute(stmt, params)
     versions: dict[int, list[Any]] = {}
-    for row in session.execute(stmt).all():
+    for row in result.all():
         versions.setdefault(row[0], []).append(row)
     ordered = sorted(versions.values(), key=lambda rows: rows[0][1] != r.ref or r.kind == "#")
     chosen: list[list[Any]] = []

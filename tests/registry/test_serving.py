@@ -1,0 +1,48 @@
+"""`registry.serving`: several single-worker processes share one port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.services.s3 import free_port
+
+
+def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PITLANE_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    code = (
+        "import sys; from registry.main import create_app; from registry.serving import serve_processes; "
+        "serve_processes(create_app, '127.0.0.1', int(sys.argv[1]), 2)"
+    )
+    # Migrate once first, as `pitlane serve` does before it forks.
+    subprocess.run([sys.executable, "-c", "from registry.main import create_app; create_app()"], env=env, check=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port)], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2
+        # Fresh connections land on both processes; each answers, none refuses.
+        codes = {httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code for _ in range(20)}
+        assert codes == {200}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/packages", timeout=5).status_code == 401
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert all(
+        not Path(f"/proc/{c}").exists() or "zombie" in Path(f"/proc/{c}/status").read_text().lower() for c in children
+    )
