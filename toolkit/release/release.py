@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pygit2
+import yaml
 
 from toolkit import __version__
 from toolkit.errors import ConflictError, ExternalToolError, NotFoundError, ReleaseError
@@ -100,10 +101,24 @@ def _relative(root: Path, path: str) -> str:
     return posixpath.normpath(rel.as_posix())
 
 
+def _uncached_outputs(root: Path) -> set[str]:
+    """Metrics and plots of the train stage: Git keeps them (cache: false), so no DVC remote holds their bytes."""
+    try:
+        stages = yaml.safe_load((root / "dvc.yaml").read_text()).get("stages", {})
+    except (OSError, AttributeError, yaml.YAMLError):
+        return set()
+    found: set[str] = set()
+    for key in ("metrics", "plots"):
+        for entry in (stages.get("train") or {}).get(key) or []:
+            found.update(entry if isinstance(entry, dict) else [entry])
+    return {posixpath.normpath(str(p)) for p in found}
+
+
 def _resolve_files(root: Path, requested: list[str] | None, lock: DvcLock, outs: dict[str, DvcOut]) -> list[DvcOut]:
     if not requested:
         train = [o for o in lock.outs.values() if (o.stage or "").split("@")[0] == "train"]
-        chosen = [o for o in train if posixpath.basename(o.path) != RUN_RECORD_NAME]
+        git_tracked = _uncached_outputs(root)
+        chosen = [o for o in train if posixpath.basename(o.path) != RUN_RECORD_NAME and o.path not in git_tracked]
         if not chosen:
             raise ReleaseError("no 'train' stage outputs in dvc.lock to release; pass --files PATH ...")
         return sorted(chosen, key=lambda o: o.path)
