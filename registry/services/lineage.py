@@ -32,7 +32,11 @@ def _packages(session: Session, actor: Principal, version_ids: set[int]) -> list
         .where(PackageVersion.id.in_(version_ids))
         .order_by(Project.name, Package.name, PackageVersion.id)
     ).all()
-    visible = [(v, p, proj) for v, p, proj in rows if package_role(session, actor, p) is not None]
+    readable: dict[int, bool] = {}
+    for _, p, _ in rows:
+        if p.id not in readable:
+            readable[p.id] = package_role(session, actor, p) is not None
+    visible = [(v, p, proj) for v, p, proj in rows if readable[p.id]]
     ids = [v.id for v, _, _ in visible]
     deps: dict[int, list[TraceDep]] = {}
     for d in session.execute(
@@ -102,7 +106,7 @@ def _finish(
     return TraceOut(
         subject=subject,
         vehicles=_vehicles(vehicles),
-        firmware=[links.firmware_out(session, fw) for fw in firmware],
+        firmware=links.firmware_outs(session, firmware),
         packages=packages,
         source_bags=sources,
     )

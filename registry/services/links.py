@@ -159,6 +159,28 @@ def firmware_out(session: Session, fw: FirmwareImage, project: str | None = None
     )
 
 
+def firmware_outs(session: Session, images: list[FirmwareImage]) -> list[FirmwareOut]:
+    """Several images in three queries whatever their number (trace lists many)."""
+    if not images:
+        return []
+    project_ids = {fw.project_id for fw in images}
+    names = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(project_ids))).all())
+    contents = _firmware_packages(session, [fw.id for fw in images])
+    return [
+        FirmwareOut(
+            project=names.get(fw.project_id, ""),
+            name=fw.name,
+            version=fw.version,
+            description=fw.description,
+            ci_run_url=fw.ci_run_url,
+            created_by=fw.created_by,
+            created_at=fw.created_at,
+            packages=contents.get(fw.id, []),
+        )
+        for fw in images
+    ]
+
+
 def add_firmware(session: Session, actor: Principal, project_name: str, body: FirmwareIn) -> FirmwareOut:
     """An immutable firmware image: the exact package versions it contains."""
     project = get_project(session, actor, project_name)
