@@ -45,8 +45,14 @@ def add_cmd(
     repo = _repo(repo_path)
     tags = api.parse_tag_args(tag)
     with Progress(
-        TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=err_console, transient=True, disable=json_out,
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=True,
+        disable=json_out,
     ) as bar:
         task = bar.add_task("", total=None)
 
@@ -55,12 +61,14 @@ def add_cmd(
 
         report = api.add_bags(repo, paths, copy=copy, tags=tags, workers=workers, progress=progress)
     if json_out:
-        print_json({
-            "added": [{"id": sc.id, "path": sc.path} for sc in report.added],
-            "already": [{"path": p, "catalogued_as": c} for p, c in report.already],
-            "failed": [{"path": p, "error": e} for p, e in report.failed],
-            "commit": report.commit,
-        })
+        print_json(
+            {
+                "added": [{"id": sc.id, "path": sc.path} for sc in report.added],
+                "already": [{"path": p, "catalogued_as": c} for p, c in report.already],
+                "failed": [{"path": p, "error": e} for p, e in report.failed],
+                "commit": report.commit,
+            }
+        )
     else:
         for sc in report.added:
             info(f"added {sc.path} ({sc.summary.message_count} messages, {len(sc.summary.topics)} topics)")
@@ -141,8 +149,15 @@ def search_cmd(
             None,
             ["path", "format", "start", "duration", "messages", "topics", "tags"],
             [
-                (r.path, r.format, r.start or "-", f"{r.duration_s:.1f}s", r.messages, len(r.topics),
-                 " ".join(f"{k}={v}" for k, v in r.tags.items()))
+                (
+                    r.path,
+                    r.format,
+                    r.start or "-",
+                    f"{r.duration_s:.1f}s",
+                    r.messages,
+                    len(r.topics),
+                    " ".join(f"{k}={v}" for k, v in r.tags.items()),
+                )
                 for r in resp.results
             ],
         )
@@ -168,8 +183,11 @@ def show_cmd(
     info(f"start {s.start_iso or '-'}  duration {s.duration_s:.3f}s  compression {s.compression}")
     if sc.all_tags():
         info("tags: " + " ".join(f"{k}={v}" for k, v in sc.all_tags().items()))
-    print_table(None, ["topic", "type", "count", "Hz"],
-                [(t.name, t.type, t.count, f"{t.frequency_hz:.2f}" if t.frequency_hz else "") for t in s.topics])
+    print_table(
+        None,
+        ["topic", "type", "count", "Hz"],
+        [(t.name, t.type, t.count, f"{t.frequency_hz:.2f}" if t.frequency_hz else "") for t in s.topics],
+    )
 
 
 @data_app.command("slice")
@@ -230,4 +248,3 @@ def _add_bags_info_command() -> None:
 def register(app: typer.Typer) -> None:
     _add_bags_info_command()
     app.add_typer(data_app, name="data")
-

@@ -75,7 +75,7 @@ def _read_quoted(q: str, i: int) -> tuple[str, int]:
             return "".join(out), j + 1
         out.append(c)
         j += 1
-    raise QueryError(f'unclosed quote at position {i + 1}: {q[i:]}')
+    raise QueryError(f"unclosed quote at position {i + 1}: {q[i:]}")
 
 
 def _is_name_char(c: str) -> bool:

@@ -99,8 +99,13 @@ def slice_search(
         stem = src.name.removesuffix(src.suffix) if src.suffix in {".bag", ".mcap", ".db3"} else src.name
         made.append(
             slice_catalogued(
-                repo, r.id, out_dir / f"{stem}.slice{_EXT.get(target_fmt, '')}",
-                start=start, end=end, topics=topics, fmt=fmt,
+                repo,
+                r.id,
+                out_dir / f"{stem}.slice{_EXT.get(target_fmt, '')}",
+                start=start,
+                end=end,
+                topics=topics,
+                fmt=fmt,
             )
         )
     return made
@@ -125,9 +130,17 @@ def lineage_chain(repo: DataRepo, ref: str) -> list[dict[str, Any]]:
     while current is not None and current.id not in seen:
         seen.add(current.id)
         lin = current.lineage or {}
-        chain.append({"id": current.id, "path": current.path, "md5": current.summary.md5,
-                      "start": _first(lin, "start", "start_ns"), "end": _first(lin, "end", "end_ns"),
-                      "topics": lin.get("topics"), "lineage": current.lineage})
+        chain.append(
+            {
+                "id": current.id,
+                "path": current.path,
+                "md5": current.summary.md5,
+                "start": _first(lin, "start", "start_ns"),
+                "end": _first(lin, "end", "end_ns"),
+                "topics": lin.get("topics"),
+                "lineage": current.lineage,
+            }
+        )
         current = _source_of(repo, lin) if lin else None
     return chain
 
