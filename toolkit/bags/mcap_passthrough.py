@@ -77,17 +77,21 @@ class _Out:
         self.f.seek(0, os.SEEK_END)
 
 
-def slice_mcap_chunks(src: Path, out: Path, channel_ids: set[int], lo: int, hi: int) -> Counter[int] | None:
+def slice_mcap_chunks(
+    src: Path, out: Path, channel_ids: set[int], lo: int, hi: int, summary: Summary | None = None
+) -> Counter[int] | None:
     """Messages of *channel_ids* with ``lo <= t <= hi`` from *src* into a new MCAP *out*.
 
-    Returns messages per channel id, or None when the source has no usable summary/chunk index
-    (the caller then copies message by message).
+    *summary* is the source's parsed summary when the caller has it already. Returns messages per
+    channel id, or None when the source has no usable summary/chunk index (the caller then copies
+    message by message).
     """
     with src.open("rb") as f:
         try:
             reader = make_reader(f)
             header = reader.get_header()
-            summary = reader.get_summary()
+            if summary is None:
+                summary = reader.get_summary()
         except READ_ERRORS:
             return None
         if summary is None or not summary.chunk_indexes:

@@ -41,6 +41,8 @@ class BagReader:
         self.message_compressed = False
         # MCAP only: per storage file, channel id -> connection id (for chunk copies)
         self.mcap_channels: list[tuple[Path, dict[int, int]]] = []
+        self.mcap_summaries: dict[Path, Any] = {}  # parsed summary per file (parsing costs ~0.1 s/GB)
+        self.ros1_index: Any = None  # ROS 1 only: the parsed index section (Ros1Index), for chunk copies
         self._stack = ExitStack()
         self._sources: list[Callable[[set[int] | None, int | None, int | None], _MessageIter]] = []
 
@@ -110,6 +112,7 @@ class BagReader:
             self._open_ros1_scan()
             return
         self.connections = list(parsed.connections.values())
+        self.ros1_index = parsed
         path, stack = self.path, self._stack
         opened: list[Reader] = []
 
@@ -215,6 +218,7 @@ class BagReader:
                 summary = None
             channel_map: dict[int, int] = {}
             if summary is not None:
+                self.mcap_summaries[path] = summary
                 for ch in summary.channels.values():
                     conn = connection_from_channel(ch, summary.schemas.get(ch.schema_id))
                     key = (conn.topic, conn.msgtype, conn.encoding)

@@ -105,8 +105,12 @@ class _Output:
             done += n
 
 
-def slice_ros1_chunks(src: Path, out: Path, conn_ids: set[int], lo: int, hi: int) -> tuple[Counter[int], bool] | None:
+def slice_ros1_chunks(
+    src: Path, out: Path, conn_ids: set[int], lo: int, hi: int, index: Ros1Index | None = None
+) -> tuple[Counter[int], bool] | None:
     """Write messages of *conn_ids* with ``lo <= t <= hi`` from *src* to a new bag *out*.
+
+    *index* is the source's parsed index section when the caller has it already.
 
     Returns (messages per connection id, whether any chunk was rebuilt), or None when the source's
     index cannot drive a chunk copy (the caller then uses the message-level path).
@@ -117,10 +121,11 @@ def slice_ros1_chunks(src: Path, out: Path, conn_ids: set[int], lo: int, hi: int
         header = read_bag_header(fd, src)
         if header.index_pos == 0 or header.index_pos >= size:
             return None
-        try:
-            index = read_index_section(fd, header, size)
-        except Exception:
-            return None
+        if index is None:
+            try:
+                index = read_index_section(fd, header, size)
+            except Exception:
+                return None
         ends = _chunk_region_ends(index, header.index_pos)
         counts: Counter[int] = Counter()
         rebuilt = False

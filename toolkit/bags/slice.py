@@ -167,7 +167,7 @@ def _copy_fastest(
     if reader.format == BagFormat.ROS1 and target == BagFormat.ROS1 and not reader.recovered_by_scan:
         from toolkit.bags.ros1_passthrough import slice_ros1_chunks
 
-        done = slice_ros1_chunks(reader.layout.files[0], tmp, {c.id for c in selected}, lo, hi)
+        done = slice_ros1_chunks(reader.layout.files[0], tmp, {c.id for c in selected}, lo, hi, reader.ros1_index)
         if done is not None:
             topic_of = {c.id: c.topic for c in selected}
             per_topic: Counter[str] = Counter()
@@ -188,7 +188,7 @@ def _copy_fastest(
         wanted = {c.id for c in selected}
         topic_of = {c.id: c.topic for c in selected}
         channels = {ch: cid for ch, cid in channel_map.items() if cid in wanted}
-        copied = slice_mcap_chunks(path, tmp, set(channels), lo, hi)
+        copied = slice_mcap_chunks(path, tmp, set(channels), lo, hi, reader.mcap_summaries.get(path))
         if copied is not None:
             mcap_topics: Counter[str] = Counter()
             for ch, n in copied.items():
