@@ -105,8 +105,12 @@ def bench_ingest(n: int) -> dict[str, Any]:
 
 # --- search --------------------------------------------------------------------------
 TYPES = [
-    "sensor_msgs/msg/PointCloud2", "sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/Image",
-    "sensor_msgs/msg/NavSatFix", "sensor_msgs/msg/Imu", "nav_msgs/msg/Odometry",
+    "sensor_msgs/msg/PointCloud2",
+    "sensor_msgs/msg/CompressedImage",
+    "sensor_msgs/msg/Image",
+    "sensor_msgs/msg/NavSatFix",
+    "sensor_msgs/msg/Imu",
+    "nav_msgs/msg/Odometry",
 ]
 CITIES = [(35.62, 139.77), (42.37, -71.14), (48.13, 11.58)]
 VEHICLES = [f"odaiba-{i}" for i in range(1, 9)] + [f"munich-{i}" for i in range(1, 5)]
@@ -117,9 +121,12 @@ def topic_pool() -> list[tuple[str, str]]:
     pool = []
     for k in range(10):
         pool += [
-            (f"/sensing/lidar/l{k}/points", TYPES[0]), (f"/sensing/camera/c{k}/image/compressed", TYPES[1]),
-            (f"/sensing/camera/c{k}/image_raw", TYPES[2]), (f"/sensing/gnss/g{k}/fix", TYPES[3]),
-            (f"/sensing/imu/i{k}/data", TYPES[4]), (f"/localization/o{k}/odom", TYPES[5]),
+            (f"/sensing/lidar/l{k}/points", TYPES[0]),
+            (f"/sensing/camera/c{k}/image/compressed", TYPES[1]),
+            (f"/sensing/camera/c{k}/image_raw", TYPES[2]),
+            (f"/sensing/gnss/g{k}/fix", TYPES[3]),
+            (f"/sensing/imu/i{k}/data", TYPES[4]),
+            (f"/localization/o{k}/odom", TYPES[5]),
         ]
     return pool
 
@@ -141,9 +148,15 @@ def make_records(n: int, seed: int = 7) -> list[Sidecar]:
         lon += rng.uniform(-0.2, 0.2)
         w = rng.uniform(0.001, 0.02)
         summary = BagSummary(
-            path=path, format=BagFormat.MCAP if i % 4 else BagFormat.ROS1, files=[path],
-            size_bytes=rng.randint(10**6, 10**10), sha256=sha, start_ns=start, end_ns=start + int(duration * 1e9),
-            message_count=sum(t.count for t in topics), topics=topics,
+            path=path,
+            format=BagFormat.MCAP if i % 4 else BagFormat.ROS1,
+            files=[path],
+            size_bytes=rng.randint(10**6, 10**10),
+            sha256=sha,
+            start_ns=start,
+            end_ns=start + int(duration * 1e9),
+            message_count=sum(t.count for t in topics),
+            topics=topics,
             gnss=GnssInfo(topic="/sensing/gnss/g0/fix", fixes=100, bbox=(lat, lon, lat + w, lon + w)),
         )
         tags = {"vehicle": VEHICLES[i % len(VEHICLES)], "weather": rng.choice(WEATHER), "route": f"loop-{i % 37}"}
@@ -245,6 +258,7 @@ def main() -> None:
     ap.add_argument("--bags", type=int, default=1000)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     if not subprocess.run(["git", "config", "user.email"], capture_output=True).stdout.strip():
@@ -255,16 +269,20 @@ def main() -> None:
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     # The machine is shared: the load average says how much of it this run really had.
     result["machine"]["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
-    result["search"] = bench_search(args.records)
-    result["machine"]["loadavg_after_search"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps({k: v for k, v in result["search"].items() if k != "queries"}, indent=2))
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.skip_search:  # keep the last search numbers when only ingest is re-measured
+        result["search"] = previous.get("search")
+        result["machine"] = {**previous.get("machine", {}), **result["machine"]}
+    else:
+        result["search"] = bench_search(args.records)
+        result["machine"]["loadavg_after_search"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps({k: v for k, v in result["search"].items() if k != "queries"}, indent=2))
     if not args.skip_ingest:
         result["ingest"] = bench_ingest(args.bags)
+        result["machine"]["loadavg_after_ingest"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(result["ingest"], indent=2))
-    elif RESULTS.exists():  # keep the last ingest numbers when only search was re-measured
-        previous = json.loads(RESULTS.read_text())
-        if "ingest" in previous:
-            result["ingest"] = previous["ingest"]
+    elif "ingest" in previous:  # keep the last ingest numbers when only search was re-measured
+        result["ingest"] = previous["ingest"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS}")

@@ -163,3 +163,25 @@ def test_catalog_from_an_older_version_is_rebuilt(data_repo: DataRepo) -> None:
     assert [s.path for s in fresh.catalog.all_sidecars()] == ["bags/fake_sensors_sample.bag"]
     assert [r.path for r in search(fresh.catalog, "fake").results] == ["bags/fake_sensors_sample.bag"]
     fresh.close()
+
+
+def test_process_pool_and_in_process_index_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.data import ingest
+
+    bad = tmp_path / "bad.bag"
+    bad.write_bytes(b"#ROSBAG V2.0\n" + b"\0" * 64)
+    paths = [
+        str(BAGS / "ros1" / "fake_sensors_sample.bag"),
+        str(bad),
+        str(BAGS / "ros2_sqlite3" / "wbag_split5"),
+        str(BAGS / "mcap" / "only_topics.mcap"),
+    ]
+    serial = ingest.index_many(paths, workers=1)
+    monkeypatch.setattr(ingest, "POOL_MIN_BYTES", 0)  # the fixtures are small: force the pool
+    seen: list[int] = []
+    pooled = ingest.index_many(paths, workers=2, progress=lambda done, total, _p: seen.append(done))
+    assert seen == [1, 2, 3, 4]
+    assert [(p, s.sha256 if s else None, e) for p, s, e in pooled] == [
+        (p, s.sha256 if s else None, e) for p, s, e in serial
+    ]
+    assert serial[1][1] is None and serial[1][2] and "bad.bag" in serial[1][2]

@@ -53,6 +53,21 @@ def _index_job(path: str) -> tuple[str, BagSummary | None, str | None]:
         return path, None, f"cannot read bag ({type(exc).__name__}: {exc})".splitlines()[0]
 
 
+POOL_MIN_BYTES = 64 << 20
+
+
+def _total_bytes(paths: Sequence[str]) -> int:
+    total = 0
+    for p in map(Path, paths):
+        try:
+            total += p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        except OSError:
+            continue  # the index reports the unreadable path
+        if total >= POOL_MIN_BYTES:
+            break
+    return total
+
+
 def _workers(requested: int) -> int:
     import os
 
@@ -63,10 +78,14 @@ def _workers(requested: int) -> int:
 def index_many(
     paths: Sequence[str], workers: int = 0, progress: ProgressFn | None = None
 ) -> list[tuple[str, BagSummary | None, str | None]]:
-    """Index `paths` with a process pool (in-process for one worker or one path); results keep input order."""
+    """Index `paths` with a process pool; results keep input order.
+
+    Small batches run in-process: starting workers (each imports the readers) costs more
+    than indexing and hashing a few MiB (measured in bench/search.py).
+    """
     n = min(_workers(workers), len(paths))
     results: dict[str, tuple[str, BagSummary | None, str | None]] = {}
-    if n <= 1:
+    if n <= 1 or _total_bytes(paths) < POOL_MIN_BYTES:
         for i, p in enumerate(paths, 1):
             results[p] = _index_job(p)
             if progress:
