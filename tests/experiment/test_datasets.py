@@ -47,6 +47,14 @@ def test_remote_ref_fetches_the_pinned_revision(data_repo: Path, tmp_path: Path)
     assert not source.path.exists()  # fetched into a temp dir for the task only
 
 
+def test_record_after_the_task_still_names_the_fetched_content(data_repo: Path, tmp_path: Path) -> None:
+    # src/process.py writes its meta.json after the fetched copy is gone: the md5 must survive that.
+    ref = DatasetRef(repo=str(data_repo), rev="v1", path="bags/cams.bag")
+    with materialize("cams", ref, tmp_path) as source:
+        pass
+    assert source.record()["md5"] == hashlib.md5(RAW.read_bytes()).hexdigest()
+
+
 def test_unknown_revision_is_one_clear_error(data_repo: Path, tmp_path: Path) -> None:
     ref = DatasetRef(repo=str(data_repo), rev="v9", path="bags/cams.bag")
     with (

@@ -20,6 +20,7 @@ class Source:
     ref: DatasetRef
     path: Path
     commit: str | None
+    md5: str  # taken while the data is materialised: a fetched copy is gone after the task
 
     def record(self) -> dict[str, Any]:
         """What the run record needs to trace the data back: ref, resolved commit, content hash."""
@@ -29,13 +30,15 @@ class Source:
             "rev": self.ref.rev,
             "commit": self.commit,
             "path": self.ref.path,
-            "md5": content_md5(self.path),
+            "md5": self.md5,
         }
 
 
 def content_md5(path: Path) -> str:
     """md5 of a file, or of a directory's relative names and contents (sorted)."""
     digest = hashlib.md5()
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or directory to hash")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
         if path.is_dir():
@@ -63,7 +66,7 @@ def materialize(name: str, ref: DatasetRef, repo_root: Path) -> Iterator[Source]
         path = local_path(ref, repo_root)
         if not path.exists():
             raise DatasetError(f"dataset {name}: path {ref.path} does not exist")
-        yield Source(name, ref, path, None)
+        yield Source(name, ref, path, None, content_md5(path))
         return
     from dvc.api import DVCFileSystem
 
@@ -73,7 +76,7 @@ def materialize(name: str, ref: DatasetRef, repo_root: Path) -> Iterator[Source]
         with tempfile.TemporaryDirectory(prefix=f"pitlane-{name}-") as tmp:
             target = Path(tmp) / Path(ref.path).name
             fs.get(ref.path, str(target), recursive=True)
-            yield Source(name, ref, target, commit)
+            yield Source(name, ref, target, commit, content_md5(target))
     except DatasetError:
         raise
     except Exception as exc:
