@@ -49,9 +49,9 @@ class WebhookOut(BaseModel):
 # --- evaluations ----------------------------------------------------------
 class EvaluationIn(BaseModel):
     suite: str = Field(min_length=1, max_length=200, description="simulation/test suite name")
-    passed: int = Field(ge=0)
-    failed: int = Field(ge=0)
-    total: int = Field(ge=0)
+    passed: int = Field(ge=0, le=2**31)
+    failed: int = Field(ge=0, le=2**31)
+    total: int = Field(ge=0, le=2**31)
     metrics: dict[str, Any] = Field(default_factory=dict)
     verdict: Literal["pass", "fail"]
     ci_run_url: str = Field(default="", max_length=2000)
@@ -83,7 +83,9 @@ class EvaluationOut(BaseModel):
 class FirmwareIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     version: str = Field(min_length=1, max_length=200)
-    packages: list[str] = Field(min_length=1, description="exact package versions: [PROJECT/]NAME@VERSION")
+    packages: list[str] = Field(
+        min_length=1, max_length=1000, description="exact package versions: [PROJECT/]NAME@VERSION"
+    )
     description: str = Field(default="", max_length=4000)
     ci_run_url: str = Field(default="", max_length=2000)
 

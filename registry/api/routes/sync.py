@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
 
 from registry.api.deps import CurrentPrincipal, SessionDep
 from registry.core.security import Action
@@ -12,6 +14,7 @@ from registry.services import remotes
 from registry.sync import sync_remote
 
 router = APIRouter(tags=["sync"])
+RemoteId = Annotated[int, Path(ge=1, le=2**62, description="id of a registered remote")]
 
 
 def remote_out(r: GitRemote, project: str) -> RemoteOut:
@@ -37,7 +40,7 @@ def list_remotes(project: str, principal: CurrentPrincipal, session: SessionDep)
 
 
 @router.post("/remotes/{remote_id}/sync", response_model=SyncReportOut)
-def sync(remote_id: int, request: Request, principal: CurrentPrincipal, session: SessionDep) -> SyncReportOut:
+def sync(remote_id: RemoteId, request: Request, principal: CurrentPrincipal, session: SessionDep) -> SyncReportOut:
     """Fetch the remote's tags now and settle the new ones (what the webhook and the poller do)."""
     remotes.get_remote(session, principal, remote_id, Action.packages_write)
     # Release this request's write transaction: the sync writes one transaction per tag itself.
@@ -48,7 +51,10 @@ def sync(remote_id: int, request: Request, principal: CurrentPrincipal, session:
 
 @router.get("/remotes/{remote_id}/tags", response_model=list[SyncedTagOut])
 def synced_tags(
-    remote_id: int, principal: CurrentPrincipal, session: SessionDep, limit: int = Query(default=200, ge=1, le=5000)
+    remote_id: RemoteId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: int = Query(default=200, ge=1, le=5000),
 ) -> list[SyncedTagOut]:
     remotes.get_remote(session, principal, remote_id, Action.packages_read)
     return [
