@@ -102,7 +102,9 @@ def bench_noop(tasks: int, rounds: int, base: Path, env: dict[str, str]) -> dict
     from toolkit.experiment.compose import compose
 
     compose(repo)
-    dvc_times, pitlane_times = [], []
+    # The same run without the `pitlane` CLI: the CLI imports every command module at start-up.
+    core = [sys.executable, "-c", "from toolkit.experiment.runner import run; run('.')"]
+    dvc_times, pitlane_times, core_times = [], [], []
     for _ in range(rounds):
         t, out = _timed(dvc, repo, env)
         assert "Running stage" not in out, out
@@ -110,8 +112,11 @@ def bench_noop(tasks: int, rounds: int, base: Path, env: dict[str, str]) -> dict
         t, out = _timed(pitlane, repo, env)
         assert "Running stage" not in out, out
         pitlane_times.append(t)
+        t, out = _timed(core, repo, env)
+        assert "Running stage" not in out, out
+        core_times.append(t)
     cli_startup = statistics.median(_timed([str(VENV_BIN / "pitlane"), "--help"], repo, env)[0] for _ in range(3))
-    dvc_s, pitlane_s = statistics.median(dvc_times), statistics.median(pitlane_times)
+    dvc_s, pitlane_s, core_s = (statistics.median(t) for t in (dvc_times, pitlane_times, core_times))
     return {
         "process_tasks": tasks,
         "stages": tasks + 2,
@@ -119,10 +124,13 @@ def bench_noop(tasks: int, rounds: int, base: Path, env: dict[str, str]) -> dict
         "pitlane_run_noop_s": round(pitlane_s, 3),
         "ratio": round(pitlane_s / dvc_s, 3),
         "target_ratio": 1.2,
+        "api_run_noop_s": round(core_s, 3),
+        "api_ratio": round(core_s / dvc_s, 3),
         "pitlane_cli_startup_s": round(cli_startup, 3),
         "rounds": rounds,
         "dvc_samples_s": [round(t, 3) for t in dvc_times],
         "pitlane_samples_s": [round(t, 3) for t in pitlane_times],
+        "api_samples_s": [round(t, 3) for t in core_times],
     }
 
 
@@ -209,6 +217,8 @@ def _write(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and steps (a smoke run)")
+    parser.add_argument("--tasks", type=int, nargs="*", default=[3, 300], help="process-task counts for the no-op part")
+    parser.add_argument("--no-training", action="store_true", help="skip the training-loop part (keep its last result)")
     args = parser.parse_args()
     rounds = 3 if args.quick else 5
     results: dict[str, Any] = {
@@ -222,13 +232,20 @@ def main() -> None:
         home.mkdir()
         (home / ".gitconfig").write_text("[user]\n\tname = Bench\n\temail = bench@pitlane.local\n")
         env = _env(home)
-        results["training"] = bench_training(100 if args.quick else 200, 3, base)
+        previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        if args.no_training and "training" in previous:
+            results["training"] = previous["training"]
+        else:
+            results["training"] = bench_training(100 if args.quick else 200, 3, base)
         _write(results)
-        results["noop"] = []
-        # DVC re-reads params.yaml once per stage with params deps (O(stages x datasets)): at 300 tasks one
-        # no-op takes minutes on a loaded 2-core machine, so fewer rounds there.
-        for tasks, n in ((3, rounds), (300, 1 if args.quick else 2)):
+        # Rows for task counts not measured now are kept from the previous result file.
+        results["noop"] = [row for row in previous.get("noop", []) if row["process_tasks"] not in args.tasks]
+        for tasks in args.tasks:
+            # DVC re-reads params.yaml once per stage with params deps (O(stages x datasets)): at 300 tasks
+            # one no-op takes minutes on a loaded 2-core machine, so fewer rounds there.
+            n = rounds if tasks <= 30 else (1 if args.quick else 2)
             results["noop"].append(bench_noop(tasks, n, base, env))
+            results["noop"].sort(key=lambda row: row["process_tasks"])
             _write(results)
     results["machine"]["load_avg_end"] = os.getloadavg()
     _write(results)
