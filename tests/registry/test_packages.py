@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from tests.registry.conftest import Registry, file_entry, publish
+from toolkit.errors import NotFoundError
 
 
 def _setup(reg: Registry, project: str = "perception") -> None:
@@ -137,3 +140,27 @@ def test_download_streams_recorded_file(registry: Registry, tmp_path: Path) -> N
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
     nofile = c.get("/api/v1/projects/perception/packages/detector/versions/v1/files/other")
     assert nofile.status_code == 404
+
+
+def test_python_resolve_agrees_with_the_http_hot_path(registry: Registry) -> None:
+    from registry.services import packages as svc
+    from registry.services.tokens import authenticate
+
+    _setup(registry)
+    _setup(registry, "planning")
+    c = registry.admin
+    for v in ("stable", "v1", "v2"):
+        publish(c, "perception", "detector", v)
+    publish(c, "planning", "planner", "v1")
+    c.put("/api/v1/projects/perception/packages/detector/channels/stable", json={"version": "v2"})
+    c.put("/api/v1/projects/perception/packages/detector/channels/production", json={"version": "v1"})
+    viewer = registry.user("vera", "perception", "viewer")
+    with registry.db.transaction(write=False) as s:
+        actor = authenticate(s, viewer)
+        for ref in ("detector@stable", "detector#stable", "detector@production", "perception/detector@v2"):
+            assert svc.resolve(s, actor, ref).version == svc.resolve_out(s, actor, ref).version, ref
+        for ref in ("planner@v1", "detector@nope", "other/detector@v1"):
+            with pytest.raises(NotFoundError):
+                svc.resolve(s, actor, ref)
+            with pytest.raises(NotFoundError):
+                svc.resolve_out(s, actor, ref)

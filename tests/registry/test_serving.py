@@ -35,7 +35,9 @@ def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.3)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        assert len(children) == 2
+        # Two servers (multiprocessing's resource tracker may be a third child).
+        servers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(servers) == 2
         # Fresh connections land on both processes; each answers, none refuses.
         codes = {httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code for _ in range(20)}
         assert codes == {200}
@@ -43,6 +45,8 @@ def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    assert all(
-        not Path(f"/proc/{c}").exists() or "zombie" in Path(f"/proc/{c}/status").read_text().lower() for c in children
-    )
+    # Every server process ends with the group (uvicorn finishes its graceful shutdown first).
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{c}").exists() for c in servers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{c}").exists() for c in servers)
