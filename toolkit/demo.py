@@ -6,6 +6,8 @@ Runs the real `pitlane` CLI as a user would (each step is a subprocess), in
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -153,6 +155,77 @@ def experiment(demo: Demo, data: Path) -> Path:
     return exp
 
 
+def release_and_consume(demo: Demo, exp: Path) -> None:
+    """Issue 6: a Git tag becomes a package; a second project pulls it; evidence and lineage."""
+    demo.section("3. Release: tag -> registry package -> pulled by another project -> traced")
+    demo.pitlane("release", "camera-classifier", "1.0.0", "--channel", "staging", cwd=exp)
+    demo.pitlane("access", "project", "create", "perception")
+    remote = json.loads(
+        demo.pitlane("remote", "add", "perception", str(demo.out / "git" / "camera-classifier.git"), "--json").stdout
+    )
+    demo.pitlane("remote", "sync", str(remote["id"]))
+    demo.pitlane("package", "show", "perception/camera-classifier")
+
+    console.print("[bold]A user of another project (planning) gets read access and pulls by channel[/]")
+    demo.pitlane("access", "project", "create", "planning")
+    demo.pitlane("access", "user", "create", "paula")
+    demo.pitlane("access", "grant", "developer", "--user", "paula", "--project", "planning")
+    demo.pitlane("access", "grant", "viewer", "--package", "perception/camera-classifier", "--project", "planning")
+    paula = json.loads(demo.pitlane("token", "create", "paula-laptop", "--user", "paula", "--json").stdout)["token"]
+    consumer = demo.out / "planning-consumer"
+    consumer.mkdir()
+    as_paula = {**demo.env, "PITLANE_TOKEN": paula}
+    saved, demo.env = demo.env, as_paula
+    try:
+        demo.pitlane("package", "pull", "perception/camera-classifier@staging", "-o", "models", cwd=consumer)
+    finally:
+        demo.env = saved
+
+    console.print("[bold]CI evidence: a simulation run, a firmware image, a vehicle deployment[/]")
+    demo.pitlane(
+        "eval", "add", "perception/camera-classifier@staging", "--suite", "sim-night-rain", "--passed", "118",
+        "--failed", "2", "--verdict", "pass", "--metrics", '{"recall": 0.93}',
+        "--ci-run-url", "https://ci.example/runs/42",
+    )
+    demo.pitlane(
+        "firmware", "add", "adas@2026.11.0", "--project", "perception", "-p", "perception/camera-classifier@v1.0.0"
+    )
+    demo.pitlane("deploy", "record", "odaiba-3", "adas@2026.11.0", "--site", "odaiba")
+    demo.pitlane("trace", "vehicle:odaiba-3")
+
+
+def annotation(demo: Demo, data: Path) -> None:
+    """Issue 4: frames from a search, auto-labelled by the released package, exported for Label Studio."""
+    demo.section("4. Annotation: dataset from a search, auto-labelled by the released model")
+    demo.pitlane(
+        "dataset", "create", "spot-frames", "--from-search", "topic:/spot/*", "--topics", "/spot/*", cwd=data
+    )
+    demo.pitlane("autolabel", "spot-frames", "--model", "perception/camera-classifier@staging", cwd=data)
+    demo.pitlane("dataset", "stats", "spot-frames", cwd=data)
+    demo.pitlane(
+        "dataset", "export", "spot-frames", "-f", "labelstudio", "-o", str(demo.out / "spot-frames.labelstudio.json"),
+        cwd=data,
+    )
+
+
+def where_to_look(demo: Demo, data: Path, exp: Path, port: int) -> None:
+    demo.section("Where to look")
+    bag_id = demo.pitlane("data", "search", "--json", "weather:rain", cwd=data).stdout
+    first = json.loads(bag_id)[0]["id"]
+    base = f"http://127.0.0.1:{port}"
+    web_token = json.loads(demo.pitlane("token", "create", "demo-web", "--json").stdout)["token"]
+    console.print(
+        f"Web UI:  PITLANE_HOME={demo.env['PITLANE_HOME']} PITLANE_DATA_REPO={data} .venv/bin/pitlane serve\n"
+        f"         log in at {base}/login with the token {web_token}\n"
+        f"         then open {base}/packages, {base}/data?q=weather:rain, {base}/data/bags/{first},\n"
+        f"         {base}/datasets/spot-frames and {base}/trace?subject=vehicle:odaiba-3\n"
+        f"Repos:   data repo {data}\n         experiment {exp} (`pitlane runs`, `dvc dag`, `cat run.json`)\n"
+        f"Label Studio tasks: {demo.out / 'spot-frames.labelstudio.json'}"
+    )
+    timings = sorted(demo.timings, key=lambda t: -t[1])[:5]
+    console.print("Slowest steps: " + "; ".join(f"{cmd.split(' -')[0]} {secs:.1f}s" for cmd, secs in timings))
+
+
 def interrupted_training(demo: Demo, exp: Path, args: list[str]) -> None:
     exe = str(Path(sys.executable).parent / "pitlane")
     console.print(f"[bold cyan]$ pitlane run {' '.join(args)}   # killed mid-training[/]")
@@ -194,7 +267,17 @@ def main() -> None:
     demo.section("Pitlane demo")
     console.print(f"working in {out}")
     data = data_search(demo)
-    experiment(demo, data)
+    exp = experiment(demo, data)
+    release_and_consume(demo, exp)
+    annotation(demo, data)
+    where_to_look(demo, data, exp, 8000)
+    if sys.stdin.isatty() and os.environ.get("PITLANE_DEMO_SERVE", "1") == "1":
+        console.print("Serving the web UI now (Ctrl-C stops it) ...")
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(
+                [str(Path(sys.executable).parent / "pitlane"), "serve", "--port", "8000"],
+                env={**demo.env, "PITLANE_DATA_REPO": str(data)},
+            )
 
 
 if __name__ == "__main__":
