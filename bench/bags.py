@@ -11,7 +11,7 @@ into a temp directory that is deleted afterwards.
 
 Measured per bag, page cache warm (the file is read once before timing):
 
-- index: ``toolkit.bags.index(path, hashes=False, gnss=False)``, best of N runs;
+- index: ``toolkit.bags.index(path, hashes=False, gnss=False)``, best of 15 runs;
   bytes read = delta of ``rchar`` in /proc/self/io (every read/pread syscall,
   page-cache hits included), compared with the file size;
 - full raw read: reading every byte in 1 MiB blocks (the floor for any tool that
@@ -19,7 +19,8 @@ Measured per bag, page cache warm (the file is read once before timing):
 - slice: ``slice_bag`` of the middle half, all topics, same format, with the
   source md5 supplied (as the data repo knows it from its .dvc file), vs a raw
   copy of the same number of bytes in 1 MiB read/write blocks (``cp``-like, in
-  user space, no sendfile).
+  user space, no sendfile); interleaved, best of 5 each, every run starting after
+  ``os.sync()`` (untimed) so that no run pays for the previous one's write-back.
 
 Targets: index reads <= 1 % of the file; large-bag index <= 3x small-bag index
 time; index >= 20x faster than a full raw read; slice throughput >= 0.8x raw copy.
@@ -214,8 +215,9 @@ def bench_index_and_slice(
                 file_bytes = size_of(bag)
                 raw_read(bag)  # warm the page cache: compare CPU/IO paths, not the disk
                 summary = index(bag, hashes=False, gnss=False)
-                repeat = 7 if nbytes < 100 * MiB else 3
-                index_s, index_bytes = measure(lambda b=bag: index(b, hashes=False, gnss=False), repeat)
+                # Best of 15 at every size: an index takes milliseconds, and on a loaded box fewer runs
+                # leave the 1 GB / 10 MB ratio to chance.
+                index_s, index_bytes = measure(lambda b=bag: index(b, hashes=False, gnss=False), 15)
                 raw_s, raw_bytes = measure(lambda b=bag: raw_read(b), 3)
 
                 assert summary.start_ns is not None and summary.end_ns is not None
@@ -237,10 +239,14 @@ def bench_index_and_slice(
                     d.unlink(missing_ok=True)
                     raw_copy(s, d, n)
 
-                # Interleaved, best of each: a shared, loaded machine drifts between runs.
+                # Interleaved, best of each: a shared, loaded machine drifts between runs. Each run
+                # starts with no dirty pages (os.sync, untimed): otherwise the write-back of the
+                # previous run's ~500 MB throttles whichever operation happens to come next.
                 slice_s = copy_s = float("inf")
-                for _ in range(5 if nbytes < 100 * MiB else 3):
+                for _ in range(5):
+                    os.sync()
                     slice_s = min(slice_s, measure(do_slice, 1)[0])
+                    os.sync()
                     copy_s = min(copy_s, measure(do_copy, 1)[0])
                 copy_dst.unlink(missing_ok=True)
                 shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)

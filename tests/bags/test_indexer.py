@@ -306,7 +306,7 @@ def test_ros1_bulk_chunk_totals_with_chunks_of_different_sizes(tmp_path: Path) -
     with Writer(bag) as w:
         w.chunk_threshold = 200
         conns = [w.add_connection(f"/t{i}", "std_msgs/msg/String", typestore=store) for i in range(3)]
-        for k in range(60):
+        for k in range(400):  # enough chunks for more than 32 runs of equal-sized records
             conn = conns[0] if k % 7 else conns[k % 3]
             data = store.serialize_ros1(String(data="x" * (k % 50)), "std_msgs/msg/String")
             w.write(conn, 1_000_000_000 + k * 1_000_000, bytes(data))

@@ -354,26 +354,40 @@ def _chunk_info_layout(buf: bytes, pos: int) -> tuple[int, dict[str, int], list[
 
 
 def _record_starts(buf: bytes, pos: int, hlen: int, n: int) -> Any:
-    """Start offsets of *n* records from *pos* that must fill the buffer exactly, or None."""
+    """Start offsets of *n* records from *pos* that must fill the buffer exactly, or None.
+
+    Records of one length come in runs (chunks holding the same connections): from a record,
+    one gather checks the data lengths at every further multiple of its size, and the run
+    extends to the first record whose length differs. Equal lengths prove the records lie end
+    to end. Many short runs finish with a plain walk, one record at a time.
+    """
     import numpy as np
 
+    arr = np.frombuffer(buf, np.uint8)
+    pieces: list[Any] = []
+    found, p, end, at_dlen = 0, pos, len(buf), 4 + hlen
     try:
-        (dlen,) = _U32.unpack_from(buf, pos + 4 + hlen)
-        stride = 8 + hlen + dlen
-        if pos + n * stride == len(buf):
-            # Same-sized records (every chunk holds the same connections): check every data length
-            # in one gather; equal lengths then prove the records lie end to end.
-            starts = pos + stride * np.arange(n, dtype=np.int64)
-            if (_gather_u32(np.frombuffer(buf, np.uint8), starts + 4 + hlen) == dlen).all():
-                return starts
-        positions: list[int] = []
-        append, unpack, p, end, step = positions.append, _U32.unpack_from, pos, len(buf), 8 + hlen
+        while p < end and found < n and len(pieces) < 32:
+            (dlen,) = _U32.unpack_from(buf, p + at_dlen)
+            stride = 8 + hlen + dlen
+            most = min(n - found, (end - p) // stride)
+            if most <= 0:
+                return None
+            starts = p + stride * np.arange(most, dtype=np.int64)
+            same = _gather_u32(arr, starts + at_dlen) == dlen
+            run = most if same.all() else int(np.argmin(same))
+            pieces.append(starts[:run])
+            found, p = found + run, p + run * stride
+        walked: list[int] = []
+        append, unpack, step = walked.append, _U32.unpack_from, 8 + hlen
         while p < end:
             append(p)
-            p += step + unpack(buf, p + 4 + hlen)[0]
+            p += step + unpack(buf, p + at_dlen)[0]
     except struct.error:
         return None
-    return np.array(positions, dtype=np.int64) if p == end and len(positions) == n else None
+    pieces.append(np.array(walked, dtype=np.int64))
+    starts = np.concatenate(pieces)
+    return starts if p == end and len(starts) == n else None
 
 
 def _gather_u32(arr: Any, offsets: Any) -> Any:
