@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bags.py", "search.py", "frames.py", "pipeline_overhead.py", "sync.py", "registry.py"]
+SCRIPTS = ["bags.py", "search.py", "frames.py", "pipeline_overhead.py", "sync.py", "registry.py", "ci.py"]
 
 
 def main() -> int:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry.executors.base import Executor, JobResources, JobSpec, JobState, JobStatus
-from toolkit.config import Settings
-from toolkit.errors import UserError
+
+if TYPE_CHECKING:  # the job launcher imports this package: keep it light
+    from toolkit.config import Settings
 
 
 def make_executor(settings: Settings) -> Executor:
+    from toolkit.errors import UserError
+
     if settings.executor == "local":
         from registry.executors.local import LocalExecutor
 

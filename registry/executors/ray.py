@@ -64,10 +64,15 @@ class RayExecutor:
     @property
     def client(self) -> Any:
         if self._client is None:
+            from ray.exceptions import AuthenticationError
             from ray.job_submission import JobSubmissionClient
 
             try:
                 self._client = JobSubmissionClient(self.address)
+            except AuthenticationError as exc:
+                raise UserError(
+                    f"Ray at {self.address} wants a token: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) for the registry"
+                ) from exc
             except (ConnectionError, RuntimeError) as exc:
                 raise UserError(f"Ray at {self.address} is unreachable: {str(exc).splitlines()[0]}") from exc
         return self._client

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ def ray_head() -> Iterator[RayHead]:
         f"--temp-dir={temp}", "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats",
         "--object-store-memory=100000000", "--block",
     ]  # fmt: skip
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Token auth off: a test cluster on loopback; Ray turns it on when ~/.ray/auth_token exists.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     started = time.monotonic()
     log = (temp / "head.log").open("w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -62,6 +64,8 @@ def ray_head() -> Iterator[RayHead]:
             try:
                 urllib.request.urlopen(f"{url}/api/version", timeout=1).read()
                 break
+            except urllib.error.HTTPError:
+                break  # it answers (401 when Ray's token authentication is on): the dashboard is up
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("Ray dashboard did not come up in 120 s") from None
