@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(default=None, description="Ray cluster for distributed work")
     executor: str = Field(default="local", description="run executor of the registry: local or ray")
     workers: int = Field(default=0, description="parallel workers for ingest/extraction; 0 = cpu count")
+    data_repo: Path | None = Field(default=None, description="data repo whose catalog the registry's data pages show")
+    dataset_repo: Path | None = Field(
+        default=None, description="repo of the registry's dataset pages (default: data_repo)"
+    )
 
     @classmethod
     def settings_customise_sources(

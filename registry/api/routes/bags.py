@@ -6,7 +6,6 @@ its tables may equally live in the registry database (``CATALOG_METADATA``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,9 +23,9 @@ DATA_REPO_ENV = "PITLANE_DATA_REPO"
 
 
 def get_data_repo(request: Request) -> DataRepo:
-    """The app's data repo: set on ``app.state.data_repo`` (a path or DataRepo) or named by PITLANE_DATA_REPO."""
+    """The app's data repo: ``app.state.data_repo`` (a path or DataRepo), else settings (PITLANE_DATA_REPO)."""
     state: Any = request.app.state
-    repo = getattr(state, "data_repo", None) or os.environ.get(DATA_REPO_ENV)
+    repo = getattr(state, "data_repo", None) or getattr(getattr(state, "settings", None), "data_repo", None)
     if repo is None:
         raise NotFoundError(f"no data repo is configured for this registry (set {DATA_REPO_ENV})")
     if not isinstance(repo, DataRepo):

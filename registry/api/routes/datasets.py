@@ -8,7 +8,6 @@ from Git at the tag, frame files from the working tree.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +33,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / 
 
 def get_dataset_repo(request: Request) -> Path:
     state: Any = request.app.state
-    repo = getattr(state, "dataset_repo", None) or os.environ.get(DATASET_REPO_ENV)
+    repo = getattr(state, "dataset_repo", None) or getattr(getattr(state, "settings", None), "dataset_repo", None)
     if repo is None:
         from registry.api.routes.bags import get_data_repo
 
