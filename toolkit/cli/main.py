@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from typer import _click as click  # typer >= 0.20 vendors its own click
 from typer.core import TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
 from toolkit import __version__
 from toolkit.cli import output
@@ -52,12 +53,30 @@ def _root(
     """Pitlane command line."""
 
 
+# --help groups commands by the loop they belong to (DESIGN.md's command list).
+PANELS: dict[str, list[str]] = {
+    "Data": ["data"],
+    "Datasets and annotation": ["dataset", "annotate", "autolabel"],
+    "Experiments": ["init", "compose", "run", "runs"],
+    "Packages and registry": [
+        "release", "package", "remote", "access", "token", "login", "eval", "firmware", "deploy", "trace", "audit",
+        "serve",
+    ],
+    "CI/CD": ["ci"],
+}
+_PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
+
+
 def _register_all() -> None:
-    # Each module adds its commands/groups to `app`; order here is the --help order.
     from toolkit.cli import registered_modules
 
     for module in registered_modules():
         module.register(app)
+    infos: list[CommandInfo | TyperInfo] = [*app.registered_commands, *app.registered_groups]
+    for info in infos:
+        name = info.name or (info.callback.__name__ if info.callback else None)
+        if name in _PANEL_OF and not info.rich_help_panel:
+            info.rich_help_panel = _PANEL_OF[name]
 
 
 _register_all()
