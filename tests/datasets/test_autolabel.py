@@ -150,3 +150,15 @@ def test_packages_without_the_interface_are_rejected(
     monkeypatch.chdir(repo)
     r = runner.invoke(app, ["autolabel", "spot", "--model", "ghost@prod"])
     assert r.exit_code == 3 and r.stderr.startswith("error:") and r.stderr.count("\n") == 1
+
+
+def test_predictor_below_the_package_root_is_found(spot: tuple[Path, mf.Manifest], tmp_path: Path) -> None:
+    # A package released from a DVC output directory keeps its prefix: package/models/predictor.py.
+    repo, _ = spot
+    package = tmp_path / "package"
+    make_package(package / "models")
+    autolabel("spot", model_dir=package, repo=repo)
+    assert [v.tag for v in vs.list_versions(repo, "spot")] == ["spot@v1", "spot@v2"]
+    make_package(package / "other")
+    with pytest.raises(PredictorError, match=r"several predictor\.py \(models/predictor\.py, other/predictor\.py\)"):
+        autolabel("spot", model_dir=package, repo=repo)

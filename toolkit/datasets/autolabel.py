@@ -44,10 +44,25 @@ class Predictor(Protocol):
     def predict(self, image: np.ndarray) -> Iterable[Any]: ...
 
 
+def predictor_root(package_dir: Path) -> Path:
+    """Where predictor.py is: the package root, or the one directory below it holding the only predictor.py.
+
+    A package released from a DVC output directory (e.g. ``models/``) keeps that prefix in its file paths.
+    """
+    if (package_dir / PREDICTOR_FILE).is_file():
+        return package_dir
+    found = sorted(package_dir.rglob(PREDICTOR_FILE))
+    if len(found) == 1:
+        return found[0].parent
+    if found:
+        names = ", ".join(str(p.relative_to(package_dir)) for p in found)
+        raise PredictorError(f"{package_dir}: several {PREDICTOR_FILE} ({names}); a package must have one")
+    raise PredictorError(f"{package_dir}: no {PREDICTOR_FILE}; {INTERFACE}")
+
+
 def load_predictor(model_dir: Path, device: str = "cpu") -> Predictor:
+    model_dir = predictor_root(model_dir)
     entry = model_dir / PREDICTOR_FILE
-    if not entry.is_file():
-        raise PredictorError(f"{model_dir}: no {PREDICTOR_FILE}; {INTERFACE}")
     module_name = f"_pitlane_predictor_{hashlib.sha256(str(entry.resolve()).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(module_name, entry)
     if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
