@@ -38,8 +38,10 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from toolkit.bags.summary import BagSummary
 from toolkit.data.sidecar import Sidecar
@@ -69,7 +71,11 @@ bags = Table(
     # Lower-cased path, file names, tags and notes: what free-text words match.
     Column("search_text", Text, nullable=False, default=""),
 )
-Index("ix_catalog_bags_gnss", bags.c.gnss_min_lat, bags.c.gnss_max_lat, bags.c.gnss_min_lon, bags.c.gnss_max_lon)
+# PostgreSQL only: SQLite has the R*Tree (RTREE_TABLE), and there this index only misleads the
+# planner into range scans + sorts where the newest-first scan of start_ns stops after a page.
+Index(
+    "ix_catalog_bags_gnss", bags.c.gnss_min_lat, bags.c.gnss_max_lat, bags.c.gnss_min_lon, bags.c.gnss_max_lon
+).ddl_if(dialect="postgresql")
 
 # The whole sidecar JSON (pages need no file access), apart so that scans of `bags` stay narrow.
 sidecar_bodies = Table(
@@ -119,6 +125,16 @@ tag_stats = Table(
     CATALOG_METADATA,
     Column("key", String(128), primary_key=True),
     Column("value", String(512), primary_key=True),
+    Column("bags", BigInteger, nullable=False),
+)
+
+
+# One row: how many bags the catalog holds, kept by upsert/remove so that search plans need no
+# COUNT(*) over the bags table.
+catalog_meta = Table(
+    "catalog_meta",
+    CATALOG_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
     Column("bags", BigInteger, nullable=False),
 )
 
@@ -190,6 +206,16 @@ def _bump(
             conn.execute(insert(table), rows)
 
 
+def _count_bags(conn: Connection, delta: int) -> None:
+    if delta:
+        conn.execute(update(catalog_meta).values(bags=catalog_meta.c.bags + delta))
+
+
+def bag_count(conn: Connection) -> int:
+    """How many bags the catalog holds (kept up to date by writes: no scan)."""
+    return int(conn.execute(select(catalog_meta.c.bags)).scalar() or 0)
+
+
 def _sidecar_of() -> Select[Any]:
     return select(sidecar_bodies.c.body).join(bags, bags.c.id == sidecar_bodies.c.bag_id)
 
@@ -203,15 +229,17 @@ class CatalogStats:
 
 # SQLite only: a trigram full-text index over search_text, so free-text substrings of 3+
 # characters are index lookups instead of a LIKE scan (PostgreSQL uses LIKE; pg_trgm could
-# back it the same way).
+# back it the same way). Contentless (the text is in catalog_bags.search_text) and keyed by the
+# bags table's rowid, so a match is a rowid set with no lookups of its own.
 FTS_TABLE = "catalog_text"
 # Bumped whenever the tables change: an embedded catalog with another version is rebuilt from
 # the sidecars (it is a cache), recorded in SQLite's user_version.
-CATALOG_VERSION = 4
+CATALOG_VERSION = 5
 # SQLite only, like FTS: an R*Tree over GNSS bounding boxes keyed by the bags table's rowid.
 RTREE_TABLE = "catalog_gnss"
 _RTREE_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {RTREE_TABLE} USING rtree(id, min_lat, max_lat, min_lon, max_lon)"
-_FTS_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(bag_id UNINDEXED, body, tokenize='trigram')"
+_FTS_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(body, content='', tokenize='trigram')"
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 
 
 class Catalog:
@@ -227,6 +255,15 @@ class Catalog:
                 conn.exec_driver_sql(_RTREE_DDL)
                 if not conn.exec_driver_sql("PRAGMA user_version").scalar():
                     conn.exec_driver_sql(f"PRAGMA user_version = {CATALOG_VERSION}")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(catalog_meta).from_select(
+                    ["id", "bags"],
+                    select(1, select(func.count()).select_from(bags).scalar_subquery()).where(
+                        ~select(catalog_meta.c.id).exists()
+                    ),
+                )
+            )
 
     @classmethod
     def open(cls, url_or_path: str | Path) -> Catalog:
@@ -262,17 +299,20 @@ class Catalog:
             tag_delta.update(set(sc.all_tags().items()))
         rows = [bag_row(sc) for sc in items]
         conn.execute(insert(bags), rows)
+        _count_bags(conn, len(rows))
         conn.execute(insert(sidecar_bodies), [{"bag_id": sc.id, "body": sc.to_json()} for sc in items])
         if self.has_fts:
             conn.execute(
-                text(f"INSERT INTO {FTS_TABLE} (bag_id, body) VALUES (:id, :search_text)"),
-                [{"id": r["id"], "search_text": r["search_text"]} for r in rows],
+                text(
+                    f"INSERT INTO {FTS_TABLE} (rowid, body) SELECT rowid, search_text FROM {bags.name} WHERE id IN :ids"
+                ).bindparams(_IDS),
+                {"ids": ids},
             )
             conn.execute(
                 text(
                     f"INSERT INTO {RTREE_TABLE} SELECT rowid, gnss_min_lat, gnss_max_lat, gnss_min_lon, gnss_max_lon "
                     f"FROM {bags.name} WHERE gnss_min_lat IS NOT NULL AND id IN :ids"
-                ).bindparams(bindparam("ids", expanding=True)),
+                ).bindparams(_IDS),
                 {"ids": ids},
             )
         topic_rows = [
@@ -305,17 +345,22 @@ class Catalog:
         conn.execute(delete(tags).where(tags.c.bag_id.in_(ids)))
         conn.execute(delete(sidecar_bodies).where(sidecar_bodies.c.bag_id.in_(ids)))
         if self.has_fts:
+            # A contentless FTS5 row is deleted by handing back the text it indexed.
             conn.execute(
-                text(f"DELETE FROM {FTS_TABLE} WHERE bag_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                text(
+                    f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, body) "
+                    f"SELECT 'delete', rowid, search_text FROM {bags.name} WHERE id IN :ids"
+                ).bindparams(_IDS),
                 {"ids": ids},
             )
             conn.execute(
                 text(
                     f"DELETE FROM {RTREE_TABLE} WHERE id IN (SELECT rowid FROM {bags.name} WHERE id IN :ids)"
-                ).bindparams(bindparam("ids", expanding=True)),
+                ).bindparams(_IDS),
                 {"ids": ids},
             )
-        conn.execute(delete(bags).where(bags.c.id.in_(ids)))
+        gone = conn.execute(delete(bags).where(bags.c.id.in_(ids))).rowcount
+        _count_bags(conn, -gone)
 
     def remove(self, bag_ids: Iterable[str]) -> None:
         with self.begin() as conn:
@@ -330,10 +375,19 @@ class Catalog:
             conn.execute(delete(tag_stats))
             conn.execute(delete(sidecar_bodies))
             if self.has_fts:
-                conn.exec_driver_sql(f"DELETE FROM {FTS_TABLE}")
+                conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
                 conn.exec_driver_sql(f"DELETE FROM {RTREE_TABLE}")
             conn.execute(delete(bags))
-            return self.upsert(sidecars, conn)
+            conn.execute(update(catalog_meta).values(bags=0))
+            n = self.upsert(sidecars, conn)
+        self.analyze()
+        return n
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (ANALYZE): after bulk loads, so that plans use the right indexes."""
+        with self.engine.begin() as conn:
+            for table in CATALOG_METADATA.sorted_tables:  # only ours: the registry's database hosts others
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
 
     def get(self, bag_id: str) -> Sidecar | None:
         with self.engine.connect() as conn:

@@ -53,7 +53,8 @@ class CompileContext:
     # Index-driven plans: only set term number `driver` stays an IN set (the smallest, measured
     # in a first pass that fills `estimates`); the others become probes of its candidates.
     driver: int | None = None
-    estimates: list[int] | None = None
+    # Bag counts (stats tables) or, for free text and GNSS boxes, a count to run with a cap.
+    estimates: list[int | Callable[[int], int]] | None = None
     _sets: int = 0
     negated: bool = False
     in_or: bool = False
@@ -200,16 +201,18 @@ def _has_topic(kind: str, col: ColumnElement[str], pattern: str, ctx: CompileCon
 
 
 NEVER_DRIVES = 1 << 62
-FTS_ESTIMATE_CAP = 1_000  # tells a selective word or box from a common one; counting further costs more than it saves
+# Free-text words and GNSS boxes are counted only this far (or to the smallest known count, when
+# less): enough to tell a selective word or box from a common one; counting further costs more.
+FTS_ESTIMATE_CAP = 1_000
 
 
-def _set_term(ctx: CompileContext, estimate: int | Callable[[], int]) -> int:
+def _set_term(ctx: CompileContext, estimate: int | Callable[[int], int]) -> int:
     i = ctx._sets
     ctx._sets += 1
     if ctx.estimates is not None:
         # Only a term every match must satisfy can drive the lookup (not one under OR or NOT).
         drives = not ctx.negated and not ctx.in_or
-        ctx.estimates.append((estimate if isinstance(estimate, int) else estimate()) if drives else NEVER_DRIVES)
+        ctx.estimates.append(estimate if drives else NEVER_DRIVES)
     return i
 
 
@@ -354,9 +357,9 @@ def _box(lo_lat: float, hi_lat: float, lo_lon: float, hi_lon: float, ctx: Compil
     sub = select(_rtree.c.id).where(
         _rtree.c.max_lat >= lo_lat, _rtree.c.min_lat <= hi_lat, _rtree.c.max_lon >= lo_lon, _rtree.c.min_lon <= hi_lon
     )
-    i = _set_term(ctx, lambda: _capped_count(sub, ctx))
+    i = _set_term(ctx, lambda cap: _capped_count(sub, ctx, cap))
     if ctx.driver == i and not ctx.correlated:
-        return and_(literal_column(f"{bags.name}.rowid").in_(sub), exact)
+        return and_(_BAG_ROWID.in_(sub), exact)
     return exact
 
 
@@ -379,13 +382,13 @@ FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
 }
 
 
-_fts = table(FTS_TABLE, column("bag_id"), column("body"))
+_fts = table(FTS_TABLE, column("rowid"), column("body"))
+_BAG_ROWID: ColumnElement[int] = literal_column(f"{bags.name}.rowid")
 
 
-def _capped_count(sub: Select[Any], ctx: CompileContext) -> int:
-    n = int(ctx.conn.execute(select(func.count()).select_from(sub.limit(FTS_ESTIMATE_CAP).subquery())).scalar_one())
-    # Hitting the cap says "common", not "5,000": let any exactly counted term drive first.
-    return n if n < FTS_ESTIMATE_CAP else FTS_ESTIMATE_CAP * 100
+def _capped_count(sub: Select[Any], ctx: CompileContext, cap: int) -> int:
+    """How many rows `sub` has, counting no further than `cap` (a result of `cap` means "at least")."""
+    return int(ctx.conn.execute(select(func.count()).select_from(sub.limit(cap).subquery())).scalar_one())
 
 
 def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
@@ -396,10 +399,10 @@ def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     # A trigram phrase query is a substring match served by the FTS index: worth it when this
     # term drives the lookup; checking candidates found otherwise is cheaper with LIKE.
     phrase = '"' + needle.replace('"', '""') + '"'
-    sub = select(_fts.c.bag_id).where(_fts.c.body.op("MATCH")(phrase))
+    sub = select(_fts.c.rowid).where(_fts.c.body.op("MATCH")(phrase))
 
-    i = _set_term(ctx, lambda: _capped_count(sub, ctx))
-    return bags.c.id.in_(sub) if ctx.driver == i and not ctx.correlated else like
+    i = _set_term(ctx, lambda cap: _capped_count(sub, ctx, cap))
+    return _BAG_ROWID.in_(sub) if ctx.driver == i and not ctx.correlated else like
 
 
 def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Row, Select, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, select
 from sqlalchemy.engine import Connection
 
-from toolkit.data.catalog import Catalog, bags, tags, topics
-from toolkit.data.compile import NEVER_DRIVES, CompileContext, compile_query
+from toolkit.data.catalog import Catalog, bag_count, bags, tags, topics
+from toolkit.data.compile import FTS_ESTIMATE_CAP, NEVER_DRIVES, CompileContext, compile_query
 from toolkit.data.query import Node, parse
 from toolkit.errors import QueryError
 
 DEFAULT_LIMIT = 50
 RECENT_WINDOW = 4000  # bags probed newest-first before switching to index-driven lookup
+COUNT_CAP = 10_000  # capped counts stop here even when every counted term is commoner
 
 
 def _iso(ns: int | None) -> str | None:
@@ -60,6 +62,27 @@ def _select(where: ColumnElement[bool], limit: int) -> Select[Any]:
     )
 
 
+def _resolve(estimates: list[int | Callable[[int], int]], total: int, limit: int, window: int) -> list[int]:
+    """Bag counts per set term: stats counts as they are; capped counts (free text, GNSS boxes)
+    after them, counting only as far as the smallest count known so far: past it, the term
+    cannot drive and is reported as one more than it."""
+    out = [min(e, total) if isinstance(e, int) and e != NEVER_DRIVES else NEVER_DRIVES for e in estimates]
+    known = [e for e in out if e != NEVER_DRIVES]
+    best = min(known, default=None)
+    # With nothing counted yet, count to where a term alone would fill the newest-first window.
+    fills = limit * total // window + 1
+    for i, e in enumerate(estimates):
+        if callable(e):
+            cap = min(best, COUNT_CAP) if best is not None else max(fills, FTS_ESTIMATE_CAP)
+            n = e(cap + 1)
+            if n <= cap:
+                best = n if best is None else min(best, n)
+            elif best is not None:
+                n = max(n, best + 1)
+            out[i] = n
+    return out
+
+
 def _matching_rows(conn: Connection, node: Node | None, fts: bool, limit: int) -> tuple[list[Row[Any]], CompileContext]:
     """The newest `limit` matches, in two steps so that neither common nor rare terms scan everything.
 
@@ -68,17 +91,23 @@ def _matching_rows(conn: Connection, node: Node | None, fts: bool, limit: int) -
        since every bag outside the window is older.
     2. Otherwise the terms are selective: the smallest set term (topics, tags, free text;
        sizes measured with a capped count) drives through its index, the others probe.
+
+    Step 1 is skipped when the set terms together (taken as independent) are expected to
+    match fewer than `limit` of the window's bags.
     """
     window = max(RECENT_WINDOW, limit)
     probe = CompileContext(conn=conn, fts=fts, estimates=[])
     where = compile_query(node, probe)
-    estimates = probe.estimates or []
+    total = bag_count(conn)
+    estimates = _resolve(probe.estimates or [], total, limit, window)
     driver = min(range(len(estimates)), key=lambda i: estimates[i], default=None)
     if driver is not None and estimates[driver] == NEVER_DRIVES:
         driver = None
-    total = int(conn.execute(select(func.count()).select_from(bags)).scalar_one()) if estimates else 0
-    # The window pays off unless the rarest term is too rare to fill LIMIT among the newest bags.
-    rare = driver is not None and estimates[driver] * window < limit * max(total, 1)
+    expected = float(window)
+    for e in estimates:
+        if e != NEVER_DRIVES:
+            expected *= e / max(total, 1)
+    rare = driver is not None and expected < limit
     edge = None
     if (not rare and total > window) or not estimates:
         edge = conn.execute(
