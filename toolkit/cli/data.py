@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from toolkit.cli.output import err_console, info, print_json, print_table
-from toolkit.data import api
 from toolkit.errors import UserError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from toolkit.data.repo import DataRepo
+
+
+def _api() -> ModuleType:
+    # toolkit.data.api pulls in SQLAlchemy: import it when a data command runs, not on every `pitlane` start.
+    from toolkit.data import api
+
+    return api
 
 data_app = typer.Typer(help="Bag data: a Git+DVC data repo, its catalog and search.", no_args_is_help=True)
 
 REPO_OPT = typer.Option(None, "--repo", "-C", help="Data repo (default: the one containing the current directory).")
 
 
-def _repo(path: Path | None) -> api.DataRepo:
-    return api.open_repo(path)
+def _repo(path: Path | None) -> DataRepo:
+    return _api().open_repo(path)
 
 
 @data_app.command("init")
@@ -28,7 +40,7 @@ def init_cmd(
     endpoint: str | None = typer.Option(None, help="S3 endpoint URL (MinIO, SeaweedFS, ...)."),
 ) -> None:
     """Create a data repo: git init + dvc init (+ default remote)."""
-    repo = api.init_repo(path, remote=remote, endpoint=endpoint)
+    repo = _api().init_repo(path, remote=remote, endpoint=endpoint)
     info(f"data repo ready at {repo.root}")
 
 
@@ -43,7 +55,7 @@ def add_cmd(
 ) -> None:
     """Index, `dvc add` and commit bags; bad bags are reported and skipped."""
     repo = _repo(repo_path)
-    tags = api.parse_tag_args(tag)
+    tags = _api().parse_tag_args(tag)
     with Progress(
         TextColumn("indexing"),
         BarColumn(),
@@ -59,7 +71,7 @@ def add_cmd(
         def progress(done: int, total: int, path: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(path).name)
 
-        report = api.add_bags(repo, paths, copy=copy, tags=tags, workers=workers, progress=progress)
+        report = _api().add_bags(repo, paths, copy=copy, tags=tags, workers=workers, progress=progress)
     if json_out:
         print_json(
             {
@@ -89,7 +101,7 @@ def rm_cmd(
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Stop tracking bags (their data stays in Git/DVC history)."""
-    for sc in api.remove_bags(_repo(repo_path), bags, keep_file=keep_file):
+    for sc in _api().remove_bags(_repo(repo_path), bags, keep_file=keep_file):
         info(f"removed {sc.path}")
 
 
@@ -101,17 +113,17 @@ def tag_cmd(
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Set or remove user tags on a bag (sidecar + catalog, committed)."""
-    pairs = api.parse_tag_args(tags or [])
+    pairs = _api().parse_tag_args(tags or [])
     if not pairs and not remove:
         raise UserError("give key=value tags or --remove KEY")
-    sc = api.tag_bag(_repo(repo_path), bag, pairs, remove)
+    sc = _api().tag_bag(_repo(repo_path), bag, pairs, remove)
     info(f"{sc.path}: " + (" ".join(f"{k}={v}" for k, v in sc.all_tags().items()) or "no tags"))
 
 
 @data_app.command("push")
 def push_cmd(repo_path: Path | None = REPO_OPT) -> None:
     """Upload tracked bags to the default DVC remote (`git push` carries the sidecars)."""
-    api.push(_repo(repo_path))
+    _api().push(_repo(repo_path))
     info("pushed")
 
 
@@ -121,14 +133,14 @@ def pull_cmd(
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Fetch bags from the DVC remote into the working tree."""
-    api.pull(_repo(repo_path), bags or [])
+    _api().pull(_repo(repo_path), bags or [])
     info("pulled")
 
 
 @data_app.command("reindex")
 def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
     """Rebuild the catalog from the sidecars."""
-    n = api.reindex(_repo(repo_path))
+    n = _api().reindex(_repo(repo_path))
     info(f"catalog rebuilt: {n} bags")
 
 
@@ -141,7 +153,7 @@ def search_cmd(
 ) -> None:
     """Search the catalog (see docs/data-search.md for the language)."""
     text = " ".join(query or [])
-    resp = api.search(_repo(repo_path).catalog, text, limit=limit)
+    resp = _api().search(_repo(repo_path).catalog, text, limit=limit)
     if json_out:
         print_json(resp.results)
     else:
@@ -174,7 +186,7 @@ def show_cmd(
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Show a catalogued bag: summary, tags, lineage."""
-    sc = api.resolve_bag(_repo(repo_path), bag)
+    sc = _api().resolve_bag(_repo(repo_path), bag)
     if json_out:
         print_json(sc)
         return
@@ -207,9 +219,9 @@ def slice_cmd(
     if (bag is None) == (from_search is None):
         raise UserError("give a BAG or --from-search QUERY (not both)")
     if from_search is not None:
-        made = api.slice_search(repo, from_search, out, start=start, end=end, topics=topics, fmt=fmt)
+        made = _api().slice_search(repo, from_search, out, start=start, end=end, topics=topics, fmt=fmt)
     else:
-        made = [api.slice_catalogued(repo, bag, out, start=start, end=end, topics=topics, fmt=fmt)]
+        made = [_api().slice_catalogued(repo, bag, out, start=start, end=end, topics=topics, fmt=fmt)]
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
     else:
@@ -224,7 +236,7 @@ def lineage_cmd(
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Where a slice came from: its chain of sources back to the original bag."""
-    chain = api.lineage_chain(_repo(repo_path), path)
+    chain = _api().lineage_chain(_repo(repo_path), path)
     if json_out:
         print_json(chain)
         return
