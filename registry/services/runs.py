@@ -262,7 +262,9 @@ def stop_run(session: Session, actor: Principal, executor: Executor, run_id: int
 
 
 # --- release ---------------------------------------------------------------------------
-def release_workdir(workdir: Path, package: str, version: str, channel: str | None) -> str:
+def release_workdir(
+    workdir: Path, package: str, version: str, channel: str | None, files: list[str] | None = None
+) -> str:
     """Commit the run's results in its clone and `pitlane release` them (dvc push + tag push to origin)."""
     _git(["add", "-A"], workdir)
     if _git(["status", "--porcelain"], workdir):
@@ -270,6 +272,8 @@ def release_workdir(workdir: Path, package: str, version: str, channel: str | No
     argv = [pitlane_exe(), "release", package, version, "--repo", str(workdir), "--json"]
     if channel:
         argv += ["--channel", channel]
+    for f in files or []:
+        argv += ["--files", f]
     proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), f"exit {proc.returncode}")

@@ -124,13 +124,14 @@ def test_start_from_page_finish_release_and_see_the_version(web_registry: WebReg
         params = (workdir / "params.yaml").read_text()
         assert "lr: 0.002" in params  # the override reached the run
         page.fill("#version", "v1.0.0")
+        page.fill("#files", "models")
         page.click("#release button[type=submit]")
         page.wait_for_function("() => document.getElementById('released').textContent !== ''", timeout=120_000)
         assert page.text_content("#released") == "cams@v1.0.0"
         versions = httpx.get(f"{url2}/api/v1/projects/perception/packages/cams/versions",
                              headers={"Authorization": f"Bearer {web_registry.token}"}).json()  # fmt: skip
         assert [v["version"] for v in versions] == ["v1.0.0"]
-        assert {f["path"].split("/")[0] for f in versions[0]["files"]} >= {"models"}
+        assert {f["path"].split("/")[0] for f in versions[0]["files"]} == {"models"}
         page.goto(f"{url2}/experiments/perception/cams")
         assert "cams@v1.0.0" in page.text_content("#runs")
 

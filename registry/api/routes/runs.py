@@ -68,6 +68,9 @@ class ReleaseIn(BaseModel):
     package: str = Field(min_length=1, max_length=200)
     version: str = Field(min_length=1, max_length=200)
     channel: str | None = Field(default=None, max_length=100)
+    files: list[str] = Field(
+        default_factory=list, max_length=100, description="DVC-tracked outputs to release; default: the train stage's"
+    )
 
 
 class RunOut(BaseModel):
@@ -234,7 +237,7 @@ def release_run(run_id: int, body: ReleaseIn, request: Request) -> RunOut:
         if view.run.released_as:
             raise ConflictError(f"run {run_id} is already released as {view.run.released_as}")
         workdir, repo_url, project_name = Path(view.run.workdir), view.experiment.repo_url, view.project.name
-    tag = svc.release_workdir(workdir, body.package, body.version, body.channel)
+    tag = svc.release_workdir(workdir, body.package, body.version, body.channel, body.files)
     with db.transaction() as session:
         known = [r for r in remotes_for_url(session, [repo_url]) if r.project_id == view.project.id]
         remote_id = known[0].id if known else register_remote(session, actor, project_name, repo_url).id
