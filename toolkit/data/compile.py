@@ -405,9 +405,33 @@ def _text(t: Text, ctx: CompileContext) -> ColumnElement[bool]:
     return _BAG_ROWID.in_(sub) if ctx.driver == i and not ctx.correlated else like
 
 
+# Probe order under AND (the result is the same in any order; SQLite checks terms as written):
+# column comparisons first, then single index probes (tags, text), then topic/type probes
+# (one per name a glob denotes), then compound terms.
+_COLUMN_FIELDS = {
+    "duration",
+    "messages",
+    "size",
+    "after",
+    "before",
+    "format",
+    "compression",
+    "path",
+    "id",
+    "near",
+    "bbox",
+}
+
+
+def _probe_rank(node: Node) -> int:
+    if isinstance(node, Field):
+        return 0 if node.name in _COLUMN_FIELDS else 2 if node.name in {"topic", "type"} else 1
+    return 1 if isinstance(node, Text) else 3
+
+
 def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
     if isinstance(node, And):
-        return and_(*(compile_node(n, ctx) for n in node.items))
+        return and_(*(compile_node(n, ctx) for n in sorted(node.items, key=_probe_rank)))
     if isinstance(node, Or):
         was_or, ctx.in_or = ctx.in_or, True
         try:
