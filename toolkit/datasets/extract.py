@@ -343,6 +343,14 @@ def ray_task_address(address: str | None) -> str | None:
     return address
 
 
+def _stop_ray_tasks(ray: Any, refs: list[Any]) -> None:
+    """End the other bags' tasks before the caller removes the dataset dir they are writing into."""
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=60)
+
+
 def _extract_on_ray(
     jobs: Sequence[BagJob], address: str, on_done: Callable[[BagResult], None] | None
 ) -> list[BagResult]:
@@ -364,6 +372,7 @@ def _extract_on_ray(
             try:
                 result = ray.get(done[0])
             except RayTaskError as exc:
+                _stop_ray_tasks(ray, pending)
                 cause = exc.cause
                 if isinstance(cause, PitlaneError):
                     raise cause from None  # the one-line error the worker raised, not Ray's traceback
