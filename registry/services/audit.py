@@ -62,27 +62,19 @@ def record_audit(session: Session, actor: str, action: str, target: str, before:
     now = utcnow()
     before_j, after_j = _jsonable(before), _jsonable(after)
     seq = head.seq + 1
-    digest = event_hash(
-        seq=seq,
-        time=now,
-        actor=actor,
-        action=action,
-        target=target,
-        before=before_j,
-        after=after_j,
-        prev_hash=head.hash,
-    )
-    event = AuditEvent(
-        seq=seq,
-        time=now,
-        actor=actor,
-        action=action,
-        target=target,
-        before=before_j,
-        after=after_j,
-        prev_hash=head.hash,
-        hash=digest,
-    )
+    # The row stores exactly the fields its hash covers, plus the hash.
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "time": now,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "before": before_j,
+        "after": after_j,
+        "prev_hash": head.hash,
+    }
+    digest = event_hash(**fields)
+    event = AuditEvent(**fields, hash=digest)
     session.add(event)
     head.seq = seq
     head.hash = digest
