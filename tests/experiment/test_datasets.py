@@ -11,7 +11,8 @@ import pytest
 
 from tests.experiment.conftest import RAW, VENV_BIN
 from toolkit.errors import DatasetError
-from toolkit.experiment.datasets import materialize, missing_local
+from toolkit.experiment.datasets import materialize
+from toolkit.experiment.plan import DatasetPlace, RunPlan
 from toolkit.experiment.spec import DatasetRef
 
 
@@ -71,7 +72,8 @@ def test_local_paths_are_checked(tmp_path: Path) -> None:
         "gone": DatasetRef(path="missing.bag"),
         "remote": DatasetRef(path="x", repo="r", rev="v1"),
     }
-    assert missing_local(refs, tmp_path) == ["gone"]
+    places = {name: DatasetPlace(ref.path, ref.repo) for name, ref in refs.items()}
+    assert RunPlan(datasets=places, resources={}).missing_local(tmp_path) == ["gone"]
     with (
         pytest.raises(DatasetError, match=r"^dataset gone: path missing\.bag does not exist$"),
         materialize("gone", refs["gone"], tmp_path),

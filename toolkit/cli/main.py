@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -9,7 +10,6 @@ from typer import _click as click  # typer >= 0.20 vendors its own click
 from typer.core import TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
-from toolkit import __version__
 from toolkit.cli import output
 from toolkit.errors import PitlaneError
 
@@ -28,7 +28,7 @@ class PitlaneGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
-app = typer.Typer(
+_app = typer.Typer(
     name="pitlane",
     cls=PitlaneGroup,
     help="Git-native MLOps for autonomous driving: find bag data, build datasets, "
@@ -42,11 +42,13 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from toolkit import __version__
+
         typer.echo(f"pitlane {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
 ) -> None:
@@ -67,20 +69,35 @@ PANELS: dict[str, list[str]] = {
 _PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
 
 
-def _register_all() -> None:
+_registered: set[str] = set()
+
+
+def _register(command: str | None) -> typer.Typer:
     from toolkit.cli import registered_modules
 
-    for module in registered_modules():
-        module.register(app)
-    infos: list[CommandInfo | TyperInfo] = [*app.registered_commands, *app.registered_groups]
+    for module in registered_modules(command):
+        if module.__name__ not in _registered:
+            module.register(_app)
+            _registered.add(module.__name__)
+    infos: list[CommandInfo | TyperInfo] = [*_app.registered_commands, *_app.registered_groups]
     for info in infos:
         name = info.name or (info.callback.__name__ if info.callback else None)
         if name in _PANEL_OF and not info.rich_help_panel:
             info.rich_help_panel = _PANEL_OF[name]
+    return _app
 
 
-_register_all()
+def _command_in(argv: list[str]) -> str | None:
+    """The top-level command of *argv*: no root option takes a value, so it is the first non-option."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def __getattr__(name: str) -> Any:
+    # `from toolkit.cli.main import app` (tests, docs generation) gets every command group.
+    if name == "app":
+        return _register(None)
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app()
+    _register(_command_in(sys.argv[1:]))()

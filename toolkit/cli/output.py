@@ -9,17 +9,32 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def _console(stderr: bool) -> Console:
+    # Rich loads on first use: a command that prints one status line should not pay ~40 ms for it.
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Console:
+    if name == "console":
+        return _console(False)
+    if name == "err_console":
+        return _console(True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _plain(obj: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(obj, BaseModel):
         return obj.model_dump(mode="json")
     if isinstance(obj, list | tuple):
@@ -36,19 +51,22 @@ def print_json(obj: Any) -> None:
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    _console(False).print(table)
 
 
 def info(message: str) -> None:
-    """Progress/status text for humans: stderr, so --json stdout stays clean."""
-    err_console.print(message)
+    """Progress/status text for humans: stderr, so --json stdout stays clean; printed verbatim (paths may hold [])."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def error_line(message: str) -> None:
-    # Rich markup off: messages carry user paths and brackets verbatim.
-    err_console.print(f"error: {message}", markup=False)
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import DatasetError
+from toolkit.experiment import plan
 from toolkit.experiment.spec import DatasetRef
 
 
@@ -50,13 +51,7 @@ def content_md5(path: Path) -> str:
 
 
 def local_path(ref: DatasetRef, repo_root: Path) -> Path:
-    path = Path(ref.path).expanduser()
-    return path if path.is_absolute() else repo_root / path
-
-
-def missing_local(datasets: dict[str, DatasetRef], repo_root: Path) -> list[str]:
-    """Names of local datasets whose path does not exist (remote ones are checked when fetched)."""
-    return [name for name, ref in datasets.items() if ref.repo is None and not local_path(ref, repo_root).exists()]
+    return plan.local_path(ref.path, repo_root)
 
 
 @contextmanager

@@ -22,8 +22,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from toolkit.errors import NotFoundError, UserError
 from toolkit.experiment.envvars import COMMAND_ENV
 
@@ -73,6 +71,8 @@ def lock_hashes(repo: Path) -> dict[str, Any]:
     path = repo / "dvc.lock"
     if not path.is_file():
         return {}
+    import yaml
+
     stages = (yaml.safe_load(path.read_text()) or {}).get("stages", {})
     out: dict[str, Any] = {}
     for name, stage in sorted(stages.items()):

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from toolkit.errors import ResourceError
-from toolkit.experiment.spec import STAGES, ExperimentSpec
+from toolkit.experiment.plan import STAGES, RunPlan
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.1f}GB"
 
 
-def check(spec: ExperimentSpec, machine: Machine, allow_cpu: bool = False) -> list[str]:
+def check(plan: RunPlan, machine: Machine, allow_cpu: bool = False) -> list[str]:
     """Raise ResourceError naming the stage, what is missing and how to override; return warnings."""
     warnings: list[str] = []
     for stage in STAGES:
-        want = getattr(spec.resources, stage)
+        want = plan.resources[stage]
         key = f"resources.{stage}"
         if want.cpu > machine.cpus:
             raise ResourceError(
@@ -72,8 +72,8 @@ def check(spec: ExperimentSpec, machine: Machine, allow_cpu: bool = False) -> li
     return warnings
 
 
-def needs_cpu_fallback(spec: ExperimentSpec, machine: Machine) -> bool:
-    want = spec.resources.train
+def needs_cpu_fallback(plan: RunPlan, machine: Machine) -> bool:
+    want = plan.resources["train"]
     if want.gpus > len(machine.gpus):
         return True
     return bool(want.gpus and want.gpu_type and not any(want.gpu_type.lower() in g.lower() for g in machine.gpus))

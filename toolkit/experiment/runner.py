@@ -1,8 +1,11 @@
 """``pitlane run``: validate -> compose -> check resources -> dvc repro / dvc exp run -> run record -> push.
 
-DVC runs in this process (its CLI entry point): a second interpreter would
-pay DVC's import again, and a no-op run must stay close to a no-op
-``dvc repro``. Stage commands still run as DVC's subprocesses.
+DVC runs in this process: a second interpreter would pay DVC's import again,
+and a no-op run must stay close to a no-op ``dvc repro``. ``repro`` goes
+through DVC's Python API (the same ``Repo.reproduce`` call its CLI makes,
+without building the argument parser of every DVC command); ``exp run`` and
+``push`` through its CLI entry point. Stage commands still run as DVC's
+subprocesses.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import DatasetError, PipelineError, UserError
-from toolkit.experiment import compose as composer
+from toolkit.experiment import plan as plans
 from toolkit.experiment import record as records
 from toolkit.experiment import resources
-from toolkit.experiment.datasets import missing_local
 from toolkit.experiment.envvars import ACCELERATOR_ENV, COMMAND_ENV, RESUME_ENV
 
 
@@ -56,9 +58,31 @@ def dvc(*args: str) -> int:
     return int(dvc_main(list(args)))
 
 
+def dvc_repro() -> int:
+    """``dvc repro`` in the current directory: same output and exit codes as DVC's CLI."""
+    from dvc.commands.status import CmdDataStatus
+    from dvc.exceptions import DvcException
+    from dvc.log import logger
+    from dvc.repo import Repo
+    from dvc.repo.open_repo import clean_repos
+    from dvc.ui import ui
+
+    ui.enable()
+    try:
+        with Repo() as repo:
+            stages = repo.reproduce()
+    except DvcException:
+        logger.exception("")  # DVC's own one-line "ERROR: ..." rendering, as its CLI prints it
+        return 255
+    finally:
+        clean_repos()
+    ui.write(CmdDataStatus.UP_TO_DATE_MSG if not stages else "Use `dvc push` to send your updates to remote storage.")
+    return 0
+
+
 def require_experiment_repo(repo: Path) -> Path:
     repo = Path(repo).resolve()
-    if not (repo / "dvc.yaml").is_file() or not (repo / composer.CONF_DIR).is_dir():
+    if not (repo / "dvc.yaml").is_file() or not (repo / plans.CONF_DIR).is_dir():
         raise UserError(f"{repo}: not an experiment repo (needs dvc.yaml and conf/; see `pitlane init`)")
     if not (repo / ".dvc").is_dir():
         raise UserError(f"{repo}: DVC is not initialised here (run `dvc init`)")
@@ -82,14 +106,13 @@ def run(
 ) -> RunResult:
     """Run the experiment pipeline; DVC skips what is up to date and restores what its run-cache knows."""
     repo = require_experiment_repo(repo)
-    spec = composer.compose_cached(repo, overrides)
-    missing = missing_local(spec.datasets, repo)
+    plan = plans.run_plan(repo, overrides)
+    missing = plan.missing_local(repo)
     if missing:
         name = missing[0]
-        raise DatasetError(f"datasets.{name}.path: {spec.datasets[name].path} does not exist")
-    need_gpus = any(getattr(spec.resources, s).gpus for s in ("build", "process", "train"))
-    machine = resources.detect(need_gpus)
-    warnings = resources.check(spec, machine, allow_cpu=allow_cpu)
+        raise DatasetError(f"datasets.{name}.path: {plan.datasets[name].path} does not exist")
+    machine = resources.detect(plan.needs_gpus)
+    warnings = resources.check(plan, machine, allow_cpu=allow_cpu)
 
     # The stage commands call `python`: make it this interpreter (the one that has pitlane installed).
     env = {
@@ -97,11 +120,11 @@ def run(
         RESUME_ENV: "1" if resume else "0",
         COMMAND_ENV: command or _command_line(repo, overrides, resume, allow_cpu, push, exp),
     }
-    if allow_cpu and resources.needs_cpu_fallback(spec, machine):
+    if allow_cpu and resources.needs_cpu_fallback(plan, machine):
         env[ACCELERATOR_ENV] = "cpu"
     with _in_repo(repo, env):
         argv = ["exp", "run"] if exp else ["repro"]
-        code = dvc(*argv)
+        code = dvc(*argv) if exp else dvc_repro()
         if code != 0:
             raise PipelineError(f"`dvc {' '.join(argv)}` failed (exit {code}); see its output above")
         remembered = records.remember(repo, {"experiment": exp} if exp else None)

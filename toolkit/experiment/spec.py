@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-STAGES = ("build", "process", "train")
+from toolkit.experiment.plan import STAGES
+
+__all__ = ["STAGES", "DatasetRef", "ExperimentSpec", "Resources", "StageResources", "parse_memory"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
