@@ -11,7 +11,7 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from toolkit.experiment.training import (
     AtomicCheckpointIO,
     EpochSeededSampler,
-    _plain_rng,
+    _packed_rng,
     _tensor_rng,
     newest_valid_checkpoint,
 )
@@ -41,13 +41,31 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
     np.random.seed(0)
     random.seed(0)
-    plain = _plain_rng(_collect_rng_states())
+    packed = _packed_rng(_collect_rng_states())
     expected = (torch.rand(3), np.random.rand(3), random.random())
-    torch.save({"rng": plain}, tmp_path / "c.ckpt")
+    torch.save({"rng": packed}, tmp_path / "c.ckpt")
     loaded = torch.load(tmp_path / "c.ckpt", weights_only=True)["rng"]
     _set_rng_states(_tensor_rng(loaded))
     got = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(got[0], expected[0]) and np.array_equal(got[1], expected[1]) and got[2] == expected[2]
+
+
+def test_rng_states_from_checkpoints_that_stored_plain_lists_still_load() -> None:
+    torch.manual_seed(5)
+    np.random.seed(5)
+    random.seed(5)
+    states = _collect_rng_states()
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    version, internal, gauss = states["python"]
+    old = {
+        "torch": states["torch"].tolist(),
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss],
+    }
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    _set_rng_states(_tensor_rng(old))
+    assert torch.equal(torch.rand(3), expected[0]) and np.array_equal(np.random.rand(3), expected[1])
+    assert random.random() == expected[2]
 
 
 def _ckpt(path: Path, step: int) -> None:
