@@ -146,7 +146,12 @@ class ExactResume(Callback):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes each checkpoint to a temp file in the same directory, fsyncs, then renames over the target."""
+    """Writes each checkpoint to a temp file in the same directory, then renames it over the target.
+
+    The rename is what makes a killed run safe: the target is the old file or the new one, never a
+    torn one. There is no fsync (it cost ~2.5 % of a small model's loop): after a power loss a file may
+    come back empty, and resume skips any checkpoint that does not load (newest_valid_checkpoint).
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         target = Path(path)
@@ -155,8 +160,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             with open(tmp, "wb") as handle:
                 torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
