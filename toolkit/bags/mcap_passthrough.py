@@ -1,7 +1,7 @@
-"""MCAP -> MCAP slicing at chunk granularity: whole chunks are copied by the kernel, untouched.
+"""MCAP -> MCAP slicing at chunk granularity: whole chunks are copied as raw bytes, untouched.
 
 Chunks fully inside the range whose channels are all selected are copied
-verbatim with their message-index records (``os.copy_file_range``); edge
+verbatim with their message-index records (toolkit.bags.bytecopy); edge
 chunks are decompressed, filtered and rebuilt from the raw message records
 with the source compression. Schemas, channels, statistics, chunk indexes and
 summary offsets are written fresh with the mcap library's record classes
@@ -40,6 +40,7 @@ from mcap.records import (
 from mcap.stream_reader import breakup_chunk
 from mcap.summary import Summary
 
+from toolkit.bags.bytecopy import copy_range
 from toolkit.bags.formats import MCAP_MAGIC as MAGIC
 from toolkit.bags.mcap_index import READ_ERRORS
 
@@ -66,15 +67,7 @@ class _Out:
 
     def copy_range(self, src_fd: int, offset: int, length: int) -> None:
         self.flush()
-        self.f.flush()
-        dst_fd = self.f.fileno()
-        done = 0
-        while done < length:
-            n = os.copy_file_range(src_fd, dst_fd, length - done, offset + done)
-            if n == 0:
-                raise OSError(f"source ended {length - done} bytes early")
-            done += n
-        self.f.seek(0, os.SEEK_END)
+        copy_range(src_fd, self.f, offset, length)
 
 
 def slice_mcap_chunks(

@@ -1,8 +1,8 @@
-"""ROS 1 -> ROS 1 slicing at chunk granularity: whole chunks are copied by the kernel, untouched.
+"""ROS 1 -> ROS 1 slicing at chunk granularity: whole chunks are copied as raw bytes, untouched.
 
 A chunk that lies entirely inside the time range and holds only selected
-connections is copied verbatim with its index-data records
-(``os.copy_file_range``: no decompression, no user-space copy). Only the
+connections is copied verbatim with its index-data records (no
+decompression, no parsing; see bytecopy for how the bytes move). Only the
 chunks at the range's edges, or mixing selected and unselected topics, are
 decompressed and rebuilt from their raw message records (still no
 re-serialization) and recompressed with the source's compression. The file
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import lz4.frame
 
+from toolkit.bags.bytecopy import copy_range
 from toolkit.bags.formats import ROS1_MAGIC
 from toolkit.bags.ros1_index import (
     OP_CHUNK,
@@ -89,20 +90,13 @@ class _Output:
         self.chunk_infos: list[ChunkInfo] = []
 
     def tell(self) -> int:
-        self.file.flush()
-        return os.lseek(self.fd, 0, os.SEEK_CUR)
+        return self.file.tell()
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
 
     def copy_range(self, src_fd: int, offset: int, length: int) -> None:
-        self.file.flush()
-        done = 0
-        while done < length:
-            n = os.copy_file_range(src_fd, self.fd, length - done, offset + done)
-            if n == 0:
-                raise OSError(f"source ended {length - done} bytes early")
-            done += n
+        copy_range(src_fd, self.file, offset, length)
 
 
 def slice_ros1_chunks(
@@ -132,7 +126,7 @@ def slice_ros1_chunks(
         out_file = _Output(out)
         try:
             out_file.write(ROS1_MAGIC + _bag_header(0, 0, 0))
-            # Adjacent whole chunks are copied as one run: one copy_file_range for many chunks.
+            # Adjacent whole chunks are copied as one run of bytes.
             run: list[tuple[ChunkInfo, int]] = []
 
             def flush_run() -> None:
