@@ -110,16 +110,15 @@ def bench_noop(tasks: int, rounds: int, base: Path, env: dict[str, str]) -> dict
     # The same run without the `pitlane` CLI: the CLI imports every command module at start-up.
     core = [sys.executable, "-c", "from toolkit.experiment.runner import run; run('.')"]
     dvc_times, pitlane_times, core_times = [], [], []
-    for _ in range(rounds):
-        t, out = _timed(dvc, repo, env)
-        assert "Running stage" not in out, out
-        dvc_times.append(t)
-        t, out = _timed(pitlane, repo, env)
-        assert "Running stage" not in out, out
-        pitlane_times.append(t)
-        t, out = _timed(core, repo, env)
-        assert "Running stage" not in out, out
-        core_times.append(t)
+    samples = {"dvc": dvc_times, "pitlane": pitlane_times, "api": core_times}
+    commands = {"dvc": dvc, "pitlane": pitlane, "api": core}
+    for round_no in range(rounds):
+        # Rotated order: no side is always the one that runs first after the previous round.
+        names = ["dvc", "pitlane", "api"]
+        for name in names[round_no % 3 :] + names[: round_no % 3]:
+            t, out = _timed(commands[name], repo, env)
+            assert "Running stage" not in out, out
+            samples[name].append(t)
     cli_startup = statistics.median(_timed([str(VENV_BIN / "pitlane"), "--help"], repo, env)[0] for _ in range(3))
     dvc_s, pitlane_s, core_s = (statistics.median(t) for t in (dvc_times, pitlane_times, core_times))
     return {
@@ -205,13 +204,16 @@ def bench_training(steps: int, rounds: int, base: Path) -> dict[str, Any]:
     template_times, plain_times, template_cpu, plain_cpu = [], [], [], []
     for run in range(rounds):
         # CPU time (one intra-op thread) is also kept: this VM's wall clock drifts by +-10 % between rounds.
-        c0 = time.process_time()
-        plain_times.append(plain_loop(run))
-        c1 = time.process_time()
-        template_times.append(template_loop(run))
-        c2 = time.process_time()
-        plain_cpu.append(c1 - c0)
-        template_cpu.append(c2 - c1)
+        # The order flips every round, so whatever the first run of a pair leaves behind (allocator,
+        # caches, write-back) does not always favour the same side.
+        for side in ("plain", "template") if run % 2 == 0 else ("template", "plain"):
+            c0 = time.process_time()
+            if side == "plain":
+                plain_times.append(plain_loop(run))
+                plain_cpu.append(time.process_time() - c0)
+            else:
+                template_times.append(template_loop(run))
+                template_cpu.append(time.process_time() - c0)
     template_s, plain_s = statistics.median(template_times), statistics.median(plain_times)
     paired = [t / p for t, p in zip(template_times, plain_times, strict=True)]
     return {
