@@ -83,8 +83,14 @@ def make_repo(path: Path, n: int) -> None:
         commit = repo.create_commit("refs/heads/main", sig, sig, f"train {i}", root.write(), parent)
         parent = [commit]
         version = f"v1.{i // 100}.{i % 100}"
-        manifest = PackageManifest(name="detector", version=version, tag=f"detector@{version}", commit=str(commit),
-                                   created_at=now, files=[ManifestFile(path="model.pt", md5=MODEL_MD5, size=10)])
+        manifest = PackageManifest(
+            name="detector",
+            version=version,
+            tag=f"detector@{version}",
+            commit=str(commit),
+            created_at=now,
+            files=[ManifestFile(path="model.pt", md5=MODEL_MD5, size=10)],
+        )
         tagger = pygit2.Signature("Bench", "bench@pitlane.local", int(now.timestamp()) + i, 0)
         repo.create_tag(f"detector@{version}", commit, pygit2.enums.ObjectType.COMMIT, tagger, manifest.to_message())
 
@@ -134,8 +140,11 @@ def run(n: int, repeat: int) -> dict[str, object]:
                 links.add_firmware(s, admin, "perception", body)
             for v in range(500):
                 for k in range(3):
-                    dep = DeploymentIn(vehicle=f"car-{v}", firmware=f"adas@2025.{rng.randrange(200)}",
-                                       deployed_at=start + timedelta(days=k, minutes=v))
+                    dep = DeploymentIn(
+                        vehicle=f"car-{v}",
+                        firmware=f"adas@2025.{rng.randrange(200)}",
+                        deployed_at=start + timedelta(days=k, minutes=v),
+                    )
                     links.record_deployment(s, admin, dep)
         vehicle_t, bag_t, git_t = [], [], []
         for _ in range(repeat):
@@ -183,8 +192,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "lineage": run(args.versions, args.repeat),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

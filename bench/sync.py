@@ -84,7 +84,11 @@ def make_repo(path: Path, n: int) -> None:
     for i in range(n):
         name, version = f"model-{i % ARTIFACTS}", f"v1.0.{i // ARTIFACTS}"
         manifest = PackageManifest(
-            name=name, version=version, tag=f"{name}@{version}", commit=str(commit), created_at=now,
+            name=name,
+            version=version,
+            tag=f"{name}@{version}",
+            commit=str(commit),
+            created_at=now,
             files=[ManifestFile(path="model.pt", md5=MD5, size=4096)],
         )
         tagger = pygit2.Signature("Bench", "bench@pitlane.local", int(now.timestamp()) + i, 0)
@@ -100,6 +104,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
 def cpu_timed(fn):  # type: ignore[no-untyped-def]
     """(wall s, CPU s of this process and its finished children, result): the machine is shared, so CPU
     seconds are the load-independent measure and wall seconds what a user waits."""
+
     def cpu() -> float:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
@@ -118,8 +123,11 @@ def run(n: int) -> dict[str, object]:
 
         gto = str(Path(sys.executable).parent / "gto")
         env = {**os.environ, "GTO_EMOJIS": "false"}
-        gto_s, gto_cpu, proc = cpu_timed(lambda: subprocess.run([gto, "show", "--json", "-r", str(repo_path)],
-                                                                capture_output=True, text=True, env=env))
+        gto_s, gto_cpu, proc = cpu_timed(
+            lambda: subprocess.run(
+                [gto, "show", "--json", "-r", str(repo_path)], capture_output=True, text=True, env=env
+            )
+        )
         if proc.returncode != 0:
             raise SystemExit(f"gto show failed: {proc.stderr[-2000:]}")
         gto_versions = sum(1 for a in json.loads(proc.stdout).values() if a.get("version"))
@@ -143,8 +151,14 @@ def run(n: int) -> dict[str, object]:
 
         repo = pygit2.Repository(str(repo_path))
         commit = repo.references["refs/heads/main"].target
-        extra = PackageManifest(name="model-0", version="v2.0.0", tag="model-0@v2.0.0", commit=str(commit),
-                                created_at=datetime.now(UTC), files=[ManifestFile(path="model.pt", md5=MD5, size=4096)])
+        extra = PackageManifest(
+            name="model-0",
+            version="v2.0.0",
+            tag="model-0@v2.0.0",
+            commit=str(commit),
+            created_at=datetime.now(UTC),
+            files=[ManifestFile(path="model.pt", md5=MD5, size=4096)],
+        )
         sig = pygit2.Signature("Bench", "bench@pitlane.local")
         repo.create_tag("model-0@v2.0.0", commit, pygit2.enums.ObjectType.COMMIT, sig, extra.to_message())
         one_s, one_cpu, one = cpu_timed(lambda: sync_remote(db, remote_id, home))
@@ -189,8 +203,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "sync": run(args.tags),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

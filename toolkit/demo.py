@@ -36,9 +36,11 @@ class Demo:
         return self.sh([exe, *args], cwd=cwd, check=check)
 
     def sh(self, argv: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        shown = " ".join(shlex.quote(a) for a in ["pitlane", *argv[1:]] if a) if argv[0].endswith(
-            "pitlane"
-        ) else " ".join(shlex.quote(a) for a in argv)
+        shown = (
+            " ".join(shlex.quote(a) for a in ["pitlane", *argv[1:]] if a)
+            if argv[0].endswith("pitlane")
+            else " ".join(shlex.quote(a) for a in argv)
+        )
         console.print(f"[bold cyan]$ {shown}[/]")
         start = time.monotonic()
         proc = subprocess.run(argv, cwd=cwd or self.out, env=self.env, text=True, capture_output=True)
@@ -93,22 +95,49 @@ def data_search(demo: Demo) -> Path:
     garbage.write_bytes(b"#ROSBAG V2.0\n" + bytes(range(256)) * 8)
     # One bad bag in the batch: it is reported in one line and the others are still ingested.
     demo.pitlane(
-        "data", "add", "--copy", "-t", "vehicle=odaiba-3",
-        str(FIXTURE_BAGS / "sensors"), str(FIXTURE_BAGS / "ros1" / "turtlesim_example.bag"),
-        str(FIXTURE_BAGS / "mcap" / "cdr_test"), str(FIXTURE_BAGS / "ros2_sqlite3" / "wbag_split5"),
-        str(broken), str(garbage),
-        cwd=data, check=False,
+        "data",
+        "add",
+        "--copy",
+        "-t",
+        "vehicle=odaiba-3",
+        str(FIXTURE_BAGS / "sensors"),
+        str(FIXTURE_BAGS / "ros1" / "turtlesim_example.bag"),
+        str(FIXTURE_BAGS / "mcap" / "cdr_test"),
+        str(FIXTURE_BAGS / "ros2_sqlite3" / "wbag_split5"),
+        str(broken),
+        str(garbage),
+        cwd=data,
+        check=False,
     )
     demo.pitlane("data", "tag", "bags/sensors/husky_gps_imu.bag", "weather=rain", "route=campus-loop", cwd=data)
     demo.pitlane("data", "search", "type:sensor_msgs/msg/NavSatFix near:42.3758,-71.1474,1km", cwd=data)
     demo.pitlane("data", "search", "topic:/spot/* duration<60", cwd=data)
     demo.pitlane(
-        "data", "slice", "bags/sensors/husky_gps_imu.bag", "--start", "+60s", "--end", "+120s",
-        "--topics", "/fix", "--topics", "/imu/data", "--format", "mcap", "-o", "slices/husky_rain_1min.mcap",
+        "data",
+        "slice",
+        "bags/sensors/husky_gps_imu.bag",
+        "--start",
+        "+60s",
+        "--end",
+        "+120s",
+        "--topics",
+        "/fix",
+        "--topics",
+        "/imu/data",
+        "--format",
+        "mcap",
+        "-o",
+        "slices/husky_rain_1min.mcap",
         cwd=data,
     )
     demo.pitlane(
-        "data", "slice", "bags/sensors/spot_cameras_raw.bag", "--topics", "/spot/*", "-o", "slices/spot_cams.bag",
+        "data",
+        "slice",
+        "bags/sensors/spot_cameras_raw.bag",
+        "--topics",
+        "/spot/*",
+        "-o",
+        "slices/spot_cams.bag",
         cwd=data,
     )
     demo.pitlane("data", "lineage", "slices/spot_cams.bag", cwd=data)
@@ -183,9 +212,21 @@ def release_and_consume(demo: Demo, exp: Path) -> None:
 
     console.print("[bold]CI evidence: a simulation run, a firmware image, a vehicle deployment[/]")
     demo.pitlane(
-        "eval", "add", "perception/camera-classifier@staging", "--suite", "sim-night-rain", "--passed", "118",
-        "--failed", "2", "--verdict", "pass", "--metrics", '{"recall": 0.93}',
-        "--ci-run-url", "https://ci.example/runs/42",
+        "eval",
+        "add",
+        "perception/camera-classifier@staging",
+        "--suite",
+        "sim-night-rain",
+        "--passed",
+        "118",
+        "--failed",
+        "2",
+        "--verdict",
+        "pass",
+        "--metrics",
+        '{"recall": 0.93}',
+        "--ci-run-url",
+        "https://ci.example/runs/42",
     )
     demo.pitlane(
         "firmware", "add", "adas@2026.11.0", "--project", "perception", "-p", "perception/camera-classifier@v1.0.0"
@@ -197,13 +238,17 @@ def release_and_consume(demo: Demo, exp: Path) -> None:
 def annotation(demo: Demo, data: Path) -> None:
     """Issue 4: frames from a search, auto-labelled by the released package, exported for Label Studio."""
     demo.section("4. Annotation: dataset from a search, auto-labelled by the released model")
-    demo.pitlane(
-        "dataset", "create", "spot-frames", "--from-search", "topic:/spot/*", "--topics", "/spot/*", cwd=data
-    )
+    demo.pitlane("dataset", "create", "spot-frames", "--from-search", "topic:/spot/*", "--topics", "/spot/*", cwd=data)
     demo.pitlane("autolabel", "spot-frames", "--model", "perception/camera-classifier@staging", cwd=data)
     demo.pitlane("dataset", "stats", "spot-frames", cwd=data)
     demo.pitlane(
-        "dataset", "export", "spot-frames", "-f", "labelstudio", "-o", str(demo.out / "spot-frames.labelstudio.json"),
+        "dataset",
+        "export",
+        "spot-frames",
+        "-f",
+        "labelstudio",
+        "-o",
+        str(demo.out / "spot-frames.labelstudio.json"),
         cwd=data,
     )
 

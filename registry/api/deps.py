@@ -29,15 +29,8 @@ def get_database(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    session = get_database(request).session(write=request.method not in READ_METHODS)
-    try:
+    with get_database(request).transaction(write=request.method not in READ_METHODS) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit runs before the response is sent, so a failed commit becomes the error answer.

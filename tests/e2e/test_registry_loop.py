@@ -46,9 +46,7 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def test_release_sync_pull_evidence_trace(
-    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_release_sync_pull_evidence_trace(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")  # dvc, as in an activated venv
     exp = make_experiment(tmp_path, configure_remote=lambda repo: s3_server.configure_dvc_remote(repo, "e2e-exp"))
     # The registry reads package bytes from the same S3 (as a server would, with its own credentials).
@@ -74,27 +72,45 @@ def test_release_sync_pull_evidence_trace(
         _cli(monkeypatch, admin, "remote", "add", "perception", str(exp.remote))
 
         # 1. Release from the experiment repo: data to S3, manifest tag + stage tag to Git.
-        out = json.loads(_cli(monkeypatch, admin, "release", "detector", "1.0.0", "--channel", "staging",
-                              "--repo", str(exp.path), "--json"))
+        out = json.loads(
+            _cli(
+                monkeypatch,
+                admin,
+                "release",
+                "detector",
+                "1.0.0",
+                "--channel",
+                "staging",
+                "--repo",
+                str(exp.path),
+                "--json",
+            )
+        )
         assert (out["tag"], out["stage_tag"]) == ("detector@v1.0.0", "detector#staging#1")
 
         # 2. GitHub tells the registry about the push; the registry syncs the tags.
-        payload = json.dumps({"ref": "refs/tags/detector@v1.0.0",
-                              "repository": {"clone_url": str(exp.remote)}}).encode()
-        r = httpx.post(f"{url}/api/v1/webhooks/github", content=payload, headers={
-            "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, payload)})
+        payload = json.dumps(
+            {"ref": "refs/tags/detector@v1.0.0", "repository": {"clone_url": str(exp.remote)}}
+        ).encode()
+        r = httpx.post(
+            f"{url}/api/v1/webhooks/github",
+            content=payload,
+            headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, payload)},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["synced"][0]["channels"] == ["detector#staging -> v1.0.0"]
 
         # 3. Share the package with project planning; paula pulls it in a fresh clone.
-        _cli(monkeypatch, admin, "access", "grant", "viewer", "--package", "perception/detector", "--project",
-             "planning")
+        _cli(
+            monkeypatch, admin, "access", "grant", "viewer", "--package", "perception/detector", "--project", "planning"
+        )
         clone = tmp_path / "consumer"
         subprocess.run(["git", "clone", "-q", str(exp.remote), str(clone)], check=True)
         monkeypatch.chdir(clone)
         paula = token({"name": "paula-laptop", "user": "paula"})
-        pulled = json.loads(_cli(monkeypatch, paula, "package", "pull", "perception/detector@staging",
-                                 "-o", "models-pulled", "--json"))
+        pulled = json.loads(
+            _cli(monkeypatch, paula, "package", "pull", "perception/detector@staging", "-o", "models-pulled", "--json")
+        )
         assert pulled["version"]["version"] == "v1.0.0"
         for name in ("model.pt", "config.json"):
             assert _md5(clone / "models-pulled" / "models" / name) == _md5(exp.path / "models" / name)
@@ -103,20 +119,74 @@ def test_release_sync_pull_evidence_trace(
         # that its existence does not leak (registry policy); a caller who can see it but lacks the right gets 4.
         refused = _cli(monkeypatch, mallory, "package", "pull", "perception/detector@staging", "-o", "m", code=3)
         assert refused.startswith("error: perception/detector@staging not found") and not (clone / "m").exists()
-        _cli(monkeypatch, paula, "access", "grant", "viewer", "--package", "perception/detector", "--user", "mallory",
-             code=4)  # a viewer cannot pass the package on
+        _cli(
+            monkeypatch,
+            paula,
+            "access",
+            "grant",
+            "viewer",
+            "--package",
+            "perception/detector",
+            "--user",
+            "mallory",
+            code=4,
+        )  # a viewer cannot pass the package on
 
         # 4. CI evidence: a robot token limited to evaluations of project perception.
-        robot = token({"name": "sim-ci", "project": "perception", "robot": True,
-                       "scopes": ["packages:read", "evaluations:write", "evaluations:read"]})
-        ev = json.loads(_cli(monkeypatch, robot, "eval", "add", "perception/detector@staging", "--suite", "sim-v3",
-                             "--passed", "118", "--failed", "2", "--total", "120", "--verdict", "pass",
-                             "--ci-run-url", "https://ci.example/runs/42", "--json"))
+        robot = token(
+            {
+                "name": "sim-ci",
+                "project": "perception",
+                "robot": True,
+                "scopes": ["packages:read", "evaluations:write", "evaluations:read"],
+            }
+        )
+        ev = json.loads(
+            _cli(
+                monkeypatch,
+                robot,
+                "eval",
+                "add",
+                "perception/detector@staging",
+                "--suite",
+                "sim-v3",
+                "--passed",
+                "118",
+                "--failed",
+                "2",
+                "--total",
+                "120",
+                "--verdict",
+                "pass",
+                "--ci-run-url",
+                "https://ci.example/runs/42",
+                "--json",
+            )
+        )
         assert (ev["version"], ev["posted_by"]) == ("v1.0.0", "sim-ci")
-        _cli(monkeypatch, robot, "firmware", "add", "adas@2025.11.0", "--project", "perception", "-p",
-             "perception/detector@v1.0.0", code=4)  # not in the robot's scopes
-        _cli(monkeypatch, admin, "firmware", "add", "adas@2025.11.0", "--project", "planning", "-p",
-             "perception/detector@v1.0.0")
+        _cli(
+            monkeypatch,
+            robot,
+            "firmware",
+            "add",
+            "adas@2025.11.0",
+            "--project",
+            "perception",
+            "-p",
+            "perception/detector@v1.0.0",
+            code=4,
+        )  # not in the robot's scopes
+        _cli(
+            monkeypatch,
+            admin,
+            "firmware",
+            "add",
+            "adas@2025.11.0",
+            "--project",
+            "planning",
+            "-p",
+            "perception/detector@v1.0.0",
+        )
         _cli(monkeypatch, paula, "deploy", "record", "odaiba-3", "adas@2025.11.0", "--site", "odaiba")
 
         # 5. Lineage from the vehicle down to the source bag, and back.

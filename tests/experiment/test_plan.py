@@ -18,7 +18,10 @@ def test_plan_is_what_the_validated_spec_says(exp_repo: Path) -> None:
         want = getattr(spec.resources, stage)
         got = plan.resources[stage]
         assert (got.cpu, got.memory_bytes, got.gpus, got.gpu_type) == (
-            want.cpu, want.memory_bytes, want.gpus, want.gpu_type
+            want.cpu,
+            want.memory_bytes,
+            want.gpus,
+            want.gpu_type,
         )
     assert RunPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
 

@@ -28,8 +28,22 @@ def test_trace_walks_vehicle_to_source_bags_and_back(tmp_path: Path) -> None:
     remote = json.loads(cli("remote", "add", "perception", str(exp.remote), "--json"))
     report = json.loads(cli("remote", "sync", str(remote["id"]), "--json"))
     assert report["versions"] == ["perception/detector@v1.0.0"] and report["errors"] == []
-    ev = json.loads(cli("eval", "add", "detector@staging", "--suite", "closed-course", "--passed", "40",
-                        "--failed", "0", "--metrics", '{"mAP": 0.7}', "--json"))
+    ev = json.loads(
+        cli(
+            "eval",
+            "add",
+            "detector@staging",
+            "--suite",
+            "closed-course",
+            "--passed",
+            "40",
+            "--failed",
+            "0",
+            "--metrics",
+            '{"mAP": 0.7}',
+            "--json",
+        )
+    )
     assert (ev["version"], ev["verdict"], ev["total"]) == ("v1.0.0", "pass", 40)
     cli("firmware", "add", "adas@2025.11.0", "--project", "perception", "-p", "perception/detector@v1.0.0")
     cli("deploy", "record", "odaiba-3", "adas@2025.11.0", "--site", "odaiba")
@@ -44,8 +58,12 @@ def test_trace_walks_vehicle_to_source_bags_and_back(tmp_path: Path) -> None:
     assert pkg["run"]["sha256"] == rel.manifest.run.sha256
     assert pkg["evaluations"][0]["suite"] == "closed-course"
     assert {"path": "data/slices/slice_a.bag", "md5": exp.slice_md5, "stage": "train"} in pkg["deps"]
-    assert {"slice_path": "data/slices/slice_a.bag", "slice_md5": exp.slice_md5,
-            "source_path": "data/bags/fake_sensors_sample.bag", "source_md5": exp.source_bag_md5} in pkg["bags"]
+    assert {
+        "slice_path": "data/slices/slice_a.bag",
+        "slice_md5": exp.slice_md5,
+        "source_path": "data/bags/fake_sensors_sample.bag",
+        "source_md5": exp.source_bag_md5,
+    } in pkg["bags"]
     # The run record's dataset lives in a data repo; its slice sidecar there names the source bag.
     assert f"{exp.data_repo}:slices/drive_b_0-5s.bag" in [b["slice_path"] for b in pkg["bags"]]
     assert out["source_bags"] == sorted([exp.source_bag_md5, md5(SECOND_BAG)])
@@ -69,11 +87,17 @@ def test_trace_walks_vehicle_to_source_bags_and_back(tmp_path: Path) -> None:
         (["trace", "firmware:none@1"], 3, "firmware none@1 not found"),
         (["deploy", "record", "odaiba-3", "nofirmware"], 1, "invalid firmware reference"),
         (["deploy", "record", "odaiba-3", "none@1"], 3, "not found"),
-        (["firmware", "add", "adas@2025.11.0", "--project", "perception", "-p", "perception/detector@v1.0.0"], 5,
-         "already exists"),
+        (
+            ["firmware", "add", "adas@2025.11.0", "--project", "perception", "-p", "perception/detector@v1.0.0"],
+            5,
+            "already exists",
+        ),
         (["eval", "add", "detector@v9", "--suite", "s", "--passed", "1", "--failed", "0"], 3, "not found"),
-        (["eval", "add", "detector@v1.0.0", "--suite", "s", "--passed", "1", "--failed", "0", "--metrics", "{"], 1,
-         "metrics are not JSON"),
+        (
+            ["eval", "add", "detector@v1.0.0", "--suite", "s", "--passed", "1", "--failed", "0", "--metrics", "{"],
+            1,
+            "metrics are not JSON",
+        ),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == code, (args, result.output)

@@ -23,22 +23,39 @@ SLICE = hashlib.md5(b"slice").hexdigest()
 def _seed(url: str, app: Any) -> None:
     api = httpx.Client(base_url=f"{url}/api/v1")  # embedded_user: anonymous requests act as the local admin
     assert api.post("/projects", json={"name": "perception"}).status_code == 201
-    body = {"version": "v1.0.0", "commit": "a" * 40, "tag": "detector@v1.0.0",
-            "files": [{"path": "models/model.pt", "md5": hashlib.md5(b"w").hexdigest(), "size": 1}],
-            "manifest": {"run": {"path": "run.json", "sha256": "b" * 64, "summary": {"seed": 3}}}}
+    body = {
+        "version": "v1.0.0",
+        "commit": "a" * 40,
+        "tag": "detector@v1.0.0",
+        "files": [{"path": "models/model.pt", "md5": hashlib.md5(b"w").hexdigest(), "size": 1}],
+        "manifest": {"run": {"path": "run.json", "sha256": "b" * 64, "summary": {"seed": 3}}},
+    }
     assert api.post("/projects/perception/packages/detector/versions", json=body).status_code == 201
     # The lineage rows Git sync writes from dvc.lock and slice sidecars (sync itself: tests/registry/test_sync.py).
     with app.state.db.transaction() as s:
         vid = s.execute(select(PackageVersion.id)).scalar_one()
         s.add(VersionDep(version_id=vid, path="data/slices/a.mcap", md5=SLICE, stage="train"))
-        s.add(BagSource(version_id=vid, slice_path="data/slices/a.mcap", slice_md5=SLICE,
-                        source_path="bags/drive_0042.mcap", source_md5=SOURCE))
+        s.add(
+            BagSource(
+                version_id=vid,
+                slice_path="data/slices/a.mcap",
+                slice_md5=SLICE,
+                source_path="bags/drive_0042.mcap",
+                source_md5=SOURCE,
+            )
+        )
     fw = {"name": "adas", "version": "2025.11.0", "packages": ["perception/detector@v1.0.0"]}
     assert api.post("/projects/perception/firmware", json=fw).status_code == 201
     dep = {"vehicle": "odaiba-3", "firmware": "adas@2025.11.0", "site": "odaiba"}
     assert api.post("/deployments", json=dep).status_code == 201
-    ev = {"suite": "sim-v3", "passed": 9, "failed": 1, "total": 10, "verdict": "fail",
-          "ci_run_url": "https://ci.example/runs/9"}
+    ev = {
+        "suite": "sim-v3",
+        "passed": 9,
+        "failed": 1,
+        "total": 10,
+        "verdict": "fail",
+        "ci_run_url": "https://ci.example/runs/9",
+    }
     assert api.post("/projects/perception/packages/detector/versions/v1.0.0/evaluations", json=ev).status_code == 201
 
 

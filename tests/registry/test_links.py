@@ -15,8 +15,15 @@ def _setup(registry: Registry) -> None:
     assert r.status_code == 200, r.text
 
 
-EVAL = {"suite": "nightly-sim", "passed": 98, "failed": 2, "total": 100, "metrics": {"mAP": 0.61},
-        "verdict": "fail", "ci_run_url": "https://ci.example/run/1"}
+EVAL = {
+    "suite": "nightly-sim",
+    "passed": 98,
+    "failed": 2,
+    "total": 100,
+    "metrics": {"mAP": 0.61},
+    "verdict": "fail",
+    "ci_run_url": "https://ci.example/run/1",
+}
 VERSION_PATH = "/api/v1/projects/perception/packages/detector/versions"
 
 
@@ -55,8 +62,12 @@ def test_firmware_and_deployments(registry: Registry) -> None:
     _setup(registry)
     admin = registry.admin
     ops = registry.client(registry.user("olga", "vehicles", "developer"))
-    fw = {"name": "adas-fw", "version": "2025.11.1", "packages": ["perception/detector@v1.0.0"],
-          "ci_run_url": "https://ci.example/run/7"}
+    fw = {
+        "name": "adas-fw",
+        "version": "2025.11.1",
+        "packages": ["perception/detector@v1.0.0"],
+        "ci_run_url": "https://ci.example/run/7",
+    }
     # olga cannot read perception's packages yet: the firmware would leak them.
     assert ops.post("/api/v1/projects/vehicles/firmware", json=fw).status_code == 404
     r = admin.post("/api/v1/projects/perception/packages/detector/grants", json={"project": "vehicles"})
@@ -68,21 +79,36 @@ def test_firmware_and_deployments(registry: Registry) -> None:
     channel = {**fw, "version": "2025.11.2", "packages": ["perception/detector@staging"]}
     r = ops.post("/api/v1/projects/vehicles/firmware", json=channel)
     assert r.status_code == 400 and "exact versions" in r.json()["error"]["message"]
-    d1 = ops.post("/api/v1/deployments", json={"vehicle": "odaiba-3", "firmware": "adas-fw@2025.11.1",
-                                               "site": "odaiba", "deployed_at": "2025-11-20T08:00:00+00:00"})
+    d1 = ops.post(
+        "/api/v1/deployments",
+        json={
+            "vehicle": "odaiba-3",
+            "firmware": "adas-fw@2025.11.1",
+            "site": "odaiba",
+            "deployed_at": "2025-11-20T08:00:00+00:00",
+        },
+    )
     assert d1.status_code == 201, d1.text
     fw2 = {**fw, "version": "2025.11.3", "packages": ["perception/detector@v1.1.0"]}
     assert ops.post("/api/v1/projects/vehicles/firmware", json=fw2).status_code == 201
-    d2 = ops.post("/api/v1/deployments", json={"vehicle": "odaiba-3", "firmware": "adas-fw@2025.11.3",
-                                               "status": "deployed", "deployed_at": "2025-11-24T08:00:00+00:00"})
+    d2 = ops.post(
+        "/api/v1/deployments",
+        json={
+            "vehicle": "odaiba-3",
+            "firmware": "adas-fw@2025.11.3",
+            "status": "deployed",
+            "deployed_at": "2025-11-24T08:00:00+00:00",
+        },
+    )
     assert d2.status_code == 201
     history = ops.get("/api/v1/deployments", params={"vehicle": "odaiba-3"}).json()
     assert [d["firmware"] for d in history] == ["adas-fw@2025.11.1", "adas-fw@2025.11.3"]
     current = ops.get("/api/v1/deployments", params={"current": True}).json()
     assert [(d["vehicle"], d["firmware"]) for d in current] == [("odaiba-3", "adas-fw@2025.11.3")]
     assert ops.post("/api/v1/deployments", json={"vehicle": "x", "firmware": "nope@1"}).status_code == 404
-    assert ops.post("/api/v1/deployments", json={"vehicle": "bad id!", "firmware": "adas-fw@2025.11.1"}
-                    ).status_code == 400
+    assert (
+        ops.post("/api/v1/deployments", json={"vehicle": "bad id!", "firmware": "adas-fw@2025.11.1"}).status_code == 400
+    )
     shown = ops.get("/api/v1/firmware/adas-fw/2025.11.3").json()
     assert shown["packages"][0]["version"] == "v1.1.0"
     stranger = registry.client(registry.user("sam"))

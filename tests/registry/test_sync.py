@@ -79,10 +79,12 @@ def test_sync_records_versions_files_channels_and_lineage(db: Database, exp: Exp
         # From the run record's dataset sources (data repo + commit + path).
         assert (f"{exp.data_repo}@{data_commit}:slices/drive_b_0-5s.bag", dataset_slice) in deps
         sources = s.execute(select(BagSource).order_by(BagSource.slice_path)).scalars().all()
-        assert sorted((b.slice_path, b.slice_md5, b.source_md5) for b in sources) == sorted([
-            ("data/slices/slice_a.bag", exp.slice_md5, exp.source_bag_md5),  # sidecar in the experiment repo
-            (f"{exp.data_repo}:slices/drive_b_0-5s.bag", dataset_slice, md5(SECOND_BAG)),  # in the data repo's Git
-        ])
+        assert sorted((b.slice_path, b.slice_md5, b.source_md5) for b in sources) == sorted(
+            [
+                ("data/slices/slice_a.bag", exp.slice_md5, exp.source_bag_md5),  # sidecar in the experiment repo
+                (f"{exp.data_repo}:slices/drive_b_0-5s.bag", dataset_slice, md5(SECOND_BAG)),  # in the data repo's Git
+            ]
+        )
         actions = s.execute(select(AuditEvent.action, AuditEvent.actor)).all()
         assert ("version.publish", "git:test@pitlane.local") in actions
         assert ("channel.set", "git:test@pitlane.local") in actions
@@ -135,8 +137,12 @@ def test_bad_tags_are_recorded_as_errors_and_block_nothing(db: Database, exp: Ex
     assert set(_versions(db)) == {"v1.0.0"}
     with db.transaction(write=False) as s:
         outcomes = dict(s.execute(select(SyncedTag.name, SyncedTag.outcome)).all())
-    assert outcomes == {"detector@v1.0.0": "version", "detector@v6.6.6": "error", "detector@v7.0.0": "error",
-                        "detector#prod#9": "stage"}
+    assert outcomes == {
+        "detector@v1.0.0": "version",
+        "detector@v6.6.6": "error",
+        "detector@v7.0.0": "error",
+        "detector#prod#9": "stage",
+    }
 
 
 def test_monorepo_names_map_to_registry_names(db: Database, exp: Experiment, tmp_path: Path) -> None:
@@ -186,7 +192,10 @@ def test_sync_on_sqlite_and_postgresql(db_url: str, exp: Experiment, tmp_path: P
         release("detector", "1.0.0", repo=exp.path, channel="staging")
         report = sync_remote(database, rid, tmp_path / "home")
         assert (report.versions, report.channels, report.errors) == (
-            ["perception/detector@v1.0.0"], ["detector#staging -> v1.0.0"], [])
+            ["perception/detector@v1.0.0"],
+            ["detector#staging -> v1.0.0"],
+            [],
+        )
         assert sync_remote(database, rid, tmp_path / "home").seen == 0
         with database.transaction(write=False) as s:
             assert s.execute(select(func.count()).select_from(BagSource)).scalar_one() == 2

@@ -95,8 +95,9 @@ def test_sigkill_at_random_moments_leaves_only_complete_versions(tmp_path: Path)
         before = _settled(db_file)
         if before >= VERSIONS + 2:
             break
-        proc = subprocess.Popen([sys.executable, "-m", "registry.sync"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry.sync"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         target = before + rng.randint(1, 10)
         deadline = time.monotonic() + 120
         while proc.poll() is None and _settled(db_file) < target and time.monotonic() < deadline:

@@ -20,10 +20,12 @@ SECRET = "webhook-secret-for-tests"
 
 def _push_payload(remote: Path) -> bytes:
     # The fields GitHub sends that we use; the clone URL spelled differently from the registered one.
-    return json.dumps({
-        "ref": "refs/tags/detector@v1.0.0",
-        "repository": {"full_name": "acme/exp", "clone_url": f"file://{remote}", "html_url": "https://example/x"},
-    }).encode()
+    return json.dumps(
+        {
+            "ref": "refs/tags/detector@v1.0.0",
+            "repository": {"full_name": "acme/exp", "clone_url": f"file://{remote}", "html_url": "https://example/x"},
+        }
+    ).encode()
 
 
 def test_webhook_verifies_signature_then_syncs(tmp_path: Path) -> None:
@@ -41,19 +43,26 @@ def test_webhook_verifies_signature_then_syncs(tmp_path: Path) -> None:
         assert dup.status_code == 409
         body = _push_payload(exp.remote)
         push = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
-        for headers in [push, {**push, "X-Hub-Signature-256": "sha256=" + "0" * 64},
-                        {**push, "X-Hub-Signature-256": signature("wrong secret", body)}]:
+        for headers in [
+            push,
+            {**push, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+            {**push, "X-Hub-Signature-256": signature("wrong secret", body)},
+        ]:
             r = anon.post("/webhooks/github", content=body, headers=headers)
             assert r.status_code == 401, r.text
             assert r.json()["error"]["code"] == "unauthenticated"
         # Nothing was synced by the rejected calls.
         assert api.get("/packages", params={"project": "perception"}).json() == []
         tampered = body.replace(b"acme", b"evil")
-        r = anon.post("/webhooks/github", content=tampered,
-                      headers={**push, "X-Hub-Signature-256": signature(SECRET, body)})
+        r = anon.post(
+            "/webhooks/github", content=tampered, headers={**push, "X-Hub-Signature-256": signature(SECRET, body)}
+        )
         assert r.status_code == 401
-        ping = anon.post("/webhooks/github", content=b"{}",
-                         headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": signature(SECRET, b"{}")})
+        ping = anon.post(
+            "/webhooks/github",
+            content=b"{}",
+            headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": signature(SECRET, b"{}")},
+        )
         assert ping.status_code == 202 and ping.json()["event"] == "ping"
         signed = {**push, "X-Hub-Signature-256": signature(SECRET, body)}
         r = anon.post("/webhooks/github", content=body, headers=signed)
@@ -71,6 +80,9 @@ def test_webhook_verifies_signature_then_syncs(tmp_path: Path) -> None:
         # A server without a secret accepts no webhook at all.
     bare = create_app(Settings(webhook_secret=None, database_url=f"sqlite:///{tmp_path / 'r2.db'}"))
     with serve_app(bare) as url:
-        r = httpx.post(f"{url}/api/v1/webhooks/github", content=body,
-                       headers={**push, "X-Hub-Signature-256": signature(SECRET, body)})
+        r = httpx.post(
+            f"{url}/api/v1/webhooks/github",
+            content=body,
+            headers={**push, "X-Hub-Signature-256": signature(SECRET, body)},
+        )
         assert r.status_code == 401 and "not configured" in r.json()["error"]["message"]

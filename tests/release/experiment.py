@@ -113,9 +113,19 @@ def _make_data_repo(path: Path) -> Path:
     """A data repo as Git sees it: the slice's lineage sidecar (the slice bytes themselves live in DVC)."""
     (path / "slices").mkdir(parents=True)
     run(["git", "init", "-q"], path)
-    sidecar = {"version": 1, "tool": "pitlane", "source": {"path": "/data/drives/drive_b.bag", "format": "ros1",
-               "md5": md5(SECOND_BAG), "size_bytes": SECOND_BAG.stat().st_size},
-               "start_ns": 0, "end_ns": 5_000_000_000, "topics": ["/chatter"]}
+    sidecar = {
+        "version": 1,
+        "tool": "pitlane",
+        "source": {
+            "path": "/data/drives/drive_b.bag",
+            "format": "ros1",
+            "md5": md5(SECOND_BAG),
+            "size_bytes": SECOND_BAG.stat().st_size,
+        },
+        "start_ns": 0,
+        "end_ns": 5_000_000_000,
+        "topics": ["/chatter"],
+    }
     (path / "slices" / "drive_b_0-5s.bag.lineage.json").write_text(json.dumps(sidecar))
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-q", "-m", "slice drive_b"], path)
@@ -154,8 +164,13 @@ def make_experiment(
     exp.dvc("add", "-q", f"data/bags/{BAG.name}", "data/slices/slice_a.bag")
     exp.data_repo = _make_data_repo(root / f"{name}-data")
     commit = run(["git", "rev-parse", "HEAD"], exp.data_repo).strip()
-    dataset = {"repo": str(exp.data_repo), "rev": "main", "commit": commit, "path": "slices/drive_b_0-5s.bag",
-               "md5": hashlib.md5(SECOND_BAG.read_bytes()[:4096]).hexdigest()}
+    dataset = {
+        "repo": str(exp.data_repo),
+        "rev": "main",
+        "commit": commit,
+        "path": "slices/drive_b_0-5s.bag",
+        "md5": hashlib.md5(SECOND_BAG.read_bytes()[:4096]).hexdigest(),
+    }
     (path / "dataset_source.json").write_text(json.dumps(dataset))
     (path / "train.py").write_text(TRAIN_PY)
     (path / "dvc.yaml").write_text(_dvc_yaml(0))

@@ -27,8 +27,14 @@ GTO = str(Path(sys.executable).parent / "gto")
         ("detector#prod!#4", "detector", TagAction.UNASSIGN, None, "prod", 4),
         ("detector@deprecated", "detector", TagAction.DEPRECATE, None, None, None),
         ("detector@deprecated#9", "detector", TagAction.DEPRECATE, None, None, 9),
-        ("models/perception=detector@v2.1.0-rc.1", "models/perception:detector", TagAction.REGISTER, "v2.1.0-rc.1",
-         None, None),
+        (
+            "models/perception=detector@v2.1.0-rc.1",
+            "models/perception:detector",
+            TagAction.REGISTER,
+            "v2.1.0-rc.1",
+            None,
+            None,
+        ),
         ("detector@2025.11.25-build42", "detector", TagAction.REGISTER, "2025.11.25-build42", None, None),
         ("lidar_seg@nightly", "lidar_seg", TagAction.REGISTER, "nightly", None, None),
     ],
@@ -37,7 +43,11 @@ def test_parse_every_gto_form(tag, name, action, version, stage, counter) -> Non
     parsed = parse_tag(tag)
     assert parsed is not None
     assert (parsed.name, parsed.action, parsed.version, parsed.stage, parsed.counter) == (
-        name, action, version, stage, counter,
+        name,
+        action,
+        version,
+        stage,
+        counter,
     )
 
 
@@ -59,8 +69,18 @@ def test_writers_match_gto_and_roundtrip() -> None:
         assert parsed is not None and parsed.tag == tag
 
 
-@pytest.mark.parametrize(("name", "version"), [("bad name", "1.0"), ("x-", "1.0"), ("det", "1..0"), ("det", "a b"),
-                                               ("det", "latest"), ("det", "-1"), ("det", "1#2")])
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        ("bad name", "1.0"),
+        ("x-", "1.0"),
+        ("det", "1..0"),
+        ("det", "a b"),
+        ("det", "latest"),
+        ("det", "-1"),
+        ("det", "1#2"),
+    ],
+)
 def test_invalid_names_and_versions_raise_one_clear_error(name: str, version: str) -> None:
     with pytest.raises(TagGrammarError, match="invalid"):
         grammar.version_tag(name, version)
@@ -80,9 +100,7 @@ def test_version_order_semver_when_both_parse_else_time() -> None:
     assert not grammar.version_newer("v1.0.0-rc.1", later, "v1.0.0", t0)
     assert grammar.version_newer("nightly", later, "v9.0.0", t0)  # not both semver -> time
     assert not grammar.version_newer("nightly", t0, "build-2", later)
-    ordered = sorted(
-        [("v1.10.0", t0), ("v1.2.0", later), ("v1.9.0", t0)], key=lambda v: grammar.version_sort_key(*v)
-    )
+    ordered = sorted([("v1.10.0", t0), ("v1.2.0", later), ("v1.9.0", t0)], key=lambda v: grammar.version_sort_key(*v))
     assert [v for v, _ in ordered] == ["v1.2.0", "v1.9.0", "v1.10.0"]
 
 

@@ -21,8 +21,10 @@ from toolkit.release.manifest import (
 
 def test_dir_md5_matches_dvc_listing_hash() -> None:
     # The exact bytes DVC stores as the .dir object (dvc_data Tree.as_bytes) and the hash DVC gives it.
-    listing = [{"md5": "4c573c6202db9604d035f14ee542319f", "relpath": "config.json"},
-               {"md5": "682af420fc871c272718d66cfb9ee1e3", "relpath": "model.pt"}]
+    listing = [
+        {"md5": "4c573c6202db9604d035f14ee542319f", "relpath": "config.json"},
+        {"md5": "682af420fc871c272718d66cfb9ee1e3", "relpath": "model.pt"},
+    ]
     expected = hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
     entries = [DirEntry(relpath=e["relpath"], md5=e["md5"]) for e in reversed(listing)]
     assert dir_md5(entries) == expected
@@ -33,27 +35,41 @@ def test_dir_md5_matches_dvc_listing_hash() -> None:
 
 
 def test_manifest_message_roundtrip_and_errors() -> None:
-    m = PackageManifest(name="d", version="v1", tag="d@v1", commit="a" * 40,
-                        created_at=datetime(2025, 1, 1, tzinfo=UTC), files=[ManifestFile(path="m.pt", md5="b" * 32)])
+    m = PackageManifest(
+        name="d",
+        version="v1",
+        tag="d@v1",
+        commit="a" * 40,
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        files=[ManifestFile(path="m.pt", md5="b" * 32)],
+    )
     assert PackageManifest.from_message(m.to_message()) == m
     assert m.to_message() == m.model_copy().to_message()  # stable bytes
-    for message, text in [("not json", "not a JSON manifest"), ('{"schema": "other"}', "not a pitlane.package/v1"),
-                          ('{"schema": "pitlane.package/v1", "name": "d"}', "invalid manifest")]:
+    for message, text in [
+        ("not json", "not a JSON manifest"),
+        ('{"schema": "other"}', "not a pitlane.package/v1"),
+        ('{"schema": "pitlane.package/v1", "name": "d"}', "invalid manifest"),
+    ]:
         with pytest.raises(ReleaseError, match=text):
             PackageManifest.from_message(message)
 
 
 def test_run_record_summary_keeps_lineage_inputs() -> None:
     record = {
-        "git": {"commit": "c" * 40, "dirty": False}, "params_sha256": "p" * 64, "hardware": {"cpus": 2},
-        "data": {"lock": {"process@a": {"deps": {"src/process.py": "1" * 32}, "outs": {"data/processed/a": "x"}}},
-                 "sources": {"a": {"repo": "r", "commit": "e" * 40, "path": "slices/a.mcap", "md5": "2" * 32}}},
+        "git": {"commit": "c" * 40, "dirty": False},
+        "params_sha256": "p" * 64,
+        "hardware": {"cpus": 2},
+        "data": {
+            "lock": {"process@a": {"deps": {"src/process.py": "1" * 32}, "outs": {"data/processed/a": "x"}}},
+            "sources": {"a": {"repo": "r", "commit": "e" * 40, "path": "slices/a.mcap", "md5": "2" * 32}},
+        },
         "metrics": {"loss": 0.1},
     }
     summary = summarize_run_record(record)
     assert "hardware" not in summary and summary["git"]["commit"] == "c" * 40
     assert run_record_deps(summary) == [
-        ("src/process.py", "1" * 32, "run:process@a"), (f"r@{'e' * 40}:slices/a.mcap", "2" * 32, "dataset:a"),
+        ("src/process.py", "1" * 32, "run:process@a"),
+        (f"r@{'e' * 40}:slices/a.mcap", "2" * 32, "dataset:a"),
     ]
     assert run_record_deps({"deps": {"x": {"md5": "3" * 32}}}) == [("x", "3" * 32, "run")]
 
@@ -70,10 +86,15 @@ def test_dvc_metadata_readers() -> None:
     assert [d.path for d in lock.deps["train"]] == ["data/a.bag"]
     (legacy,) = parse_dvc_file("outs:\n- md5: " + "c3" * 16 + "\n  path: b.bag\n", "bags/b.bag.dvc")
     assert (legacy.path, legacy.hash_name, legacy.object_key()) == ("bags/b.bag", "md5-dos2unix", f"c3/{'c3' * 15}")
-    remote = parse_dvc_config("[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/exp\n"
-                              "    endpointurl = http://127.0.0.1:9000\n['remote \"other\"']\n    url = /tmp/x\n")
-    assert remote is not None and (remote.name, remote.url, remote.endpointurl) == ("s3", "s3://bucket/exp",
-                                                                                    "http://127.0.0.1:9000")
+    remote = parse_dvc_config(
+        "[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/exp\n"
+        "    endpointurl = http://127.0.0.1:9000\n['remote \"other\"']\n    url = /tmp/x\n"
+    )
+    assert remote is not None and (remote.name, remote.url, remote.endpointurl) == (
+        "s3",
+        "s3://bucket/exp",
+        "http://127.0.0.1:9000",
+    )
     assert remote.bucket_and_prefix == ("bucket", "exp")
     with pytest.raises(ReleaseError, match="not valid YAML"):
         parse_dvc_lock("stages: [")

@@ -76,8 +76,14 @@ def test_channel_creates_gto_stage_tag_with_rising_counter(exp: Experiment) -> N
     tags = subprocess.run(["git", "tag"], cwd=exp.remote, capture_output=True, text=True, check=True).stdout.split()
     assert "detector#prod#3" in tags
     # The real gto reads what `pitlane release` wrote: latest version and both channels.
-    gto = subprocess.run([str(VENV_BIN / "gto"), "show", "--json"], cwd=exp.path, capture_output=True, text=True,
-                         check=True, env={**os.environ, "GTO_EMOJIS": "false"})
+    gto = subprocess.run(
+        [str(VENV_BIN / "gto"), "show", "--json"],
+        cwd=exp.path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GTO_EMOJIS": "false"},
+    )
     state = json.loads(gto.stdout)["detector"]
     assert state["version"] == "v1.1.0"
     assert state["stage"] == {"staging": "v1.1.0", "prod": "v1.1.0"}

@@ -24,6 +24,7 @@ def _api() -> ModuleType:
 
     return api
 
+
 data_app = typer.Typer(help="Bag data: a Git+DVC data repo, its catalog and search.", no_args_is_help=True)
 
 REPO_OPT = typer.Option(None, "--repo", "-C", help="Data repo (default: the one containing the current directory).")
