@@ -11,7 +11,7 @@ into a temp directory that is deleted afterwards.
 
 Measured per bag, page cache warm (the file is read once before timing):
 
-- index: ``toolkit.bags.index(path, hashes=False, gnss=False)``, best of 15 runs;
+- index: ``toolkit.bags.index(path, hashes=False, gnss=False)``, best of 50 runs;
   bytes read = delta of ``rchar`` in /proc/self/io (every read/pread syscall,
   page-cache hits included), compared with the file size;
 - full raw read: reading every byte in 1 MiB blocks (the floor for any tool that
@@ -217,9 +217,9 @@ def bench_index_and_slice(
                 file_bytes = size_of(bag)
                 raw_read(bag)  # warm the page cache: compare CPU/IO paths, not the disk
                 summary = index(bag, hashes=False, gnss=False)
-                # Best of 15 at every size: an index takes milliseconds, and on a loaded box fewer runs
+                # Best of 50 at every size: an index takes about a millisecond, and with fewer runs
                 # leave the 1 GB / 10 MB ratio to chance.
-                index_s, index_bytes = measure(lambda b=bag: index(b, hashes=False, gnss=False), 15)
+                index_s, index_bytes = measure(lambda b=bag: index(b, hashes=False, gnss=False), 50)
                 raw_s, raw_bytes = measure(lambda b=bag: raw_read(b), 3)
 
                 assert summary.start_ns is not None and summary.end_ns is not None
