@@ -143,10 +143,7 @@ def _firmware_packages(session: Session, firmware_ids: list[int]) -> dict[int, l
     return out
 
 
-def firmware_out(session: Session, fw: FirmwareImage, project: str | None = None) -> FirmwareOut:
-    if project is None:
-        owner = session.get(Project, fw.project_id)
-        project = owner.name if owner else ""
+def _firmware_out(fw: FirmwareImage, project: str, packages: list[PackageRef]) -> FirmwareOut:
     return FirmwareOut(
         project=project,
         name=fw.name,
@@ -155,8 +152,15 @@ def firmware_out(session: Session, fw: FirmwareImage, project: str | None = None
         ci_run_url=fw.ci_run_url,
         created_by=fw.created_by,
         created_at=fw.created_at,
-        packages=_firmware_packages(session, [fw.id]).get(fw.id, []),
+        packages=packages,
     )
+
+
+def firmware_out(session: Session, fw: FirmwareImage, project: str | None = None) -> FirmwareOut:
+    if project is None:
+        owner = session.get(Project, fw.project_id)
+        project = owner.name if owner else ""
+    return _firmware_out(fw, project, _firmware_packages(session, [fw.id]).get(fw.id, []))
 
 
 def firmware_outs(session: Session, images: list[FirmwareImage]) -> list[FirmwareOut]:
@@ -166,19 +170,7 @@ def firmware_outs(session: Session, images: list[FirmwareImage]) -> list[Firmwar
     project_ids = {fw.project_id for fw in images}
     names = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(project_ids))).all())
     contents = _firmware_packages(session, [fw.id for fw in images])
-    return [
-        FirmwareOut(
-            project=names.get(fw.project_id, ""),
-            name=fw.name,
-            version=fw.version,
-            description=fw.description,
-            ci_run_url=fw.ci_run_url,
-            created_by=fw.created_by,
-            created_at=fw.created_at,
-            packages=contents.get(fw.id, []),
-        )
-        for fw in images
-    ]
+    return [_firmware_out(fw, names.get(fw.project_id, ""), contents.get(fw.id, [])) for fw in images]
 
 
 def add_firmware(session: Session, actor: Principal, project_name: str, body: FirmwareIn) -> FirmwareOut:
@@ -251,19 +243,7 @@ def list_firmware(session: Session, actor: Principal, project: str | None = None
         stmt = stmt.where(Project.name == project)
     rows = session.execute(stmt.order_by(FirmwareImage.name, FirmwareImage.id)).all()
     contents = _firmware_packages(session, [fw.id for fw, _ in rows])
-    return [
-        FirmwareOut(
-            project=p,
-            name=fw.name,
-            version=fw.version,
-            description=fw.description,
-            ci_run_url=fw.ci_run_url,
-            created_by=fw.created_by,
-            created_at=fw.created_at,
-            packages=contents.get(fw.id, []),
-        )
-        for fw, p in rows
-    ]
+    return [_firmware_out(fw, p, contents.get(fw.id, [])) for fw, p in rows]
 
 
 # --- deployments ----------------------------------------------------------
