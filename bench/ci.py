@@ -18,14 +18,10 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,15 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from registry.executors import JobResources, JobSpec, JobState  # noqa: E402
 from registry.executors.local import LocalExecutor  # noqa: E402
+from tests.services.ray import local_ray_head  # noqa: E402
 from toolkit.ci import RunOptions, run_workflow  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ci.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_harness(steps: int, work: Path) -> dict[str, float]:
@@ -124,42 +115,16 @@ def bench_executors(jobs: int, work: Path, with_ray: bool) -> dict[str, object]:
         return result
     from registry.executors.ray import RayExecutor
 
-    temp = Path(tempfile.mkdtemp(prefix="rayb", dir="/tmp"))
-    gcs, dash = _free_port(), _free_port()
-    ray = Path(sys.executable).parent / "ray"
-    argv_head = [
-        str(ray), "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
-        f"--temp-dir={temp}", "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats",
-        "--object-store-memory=100000000", "--block",
-    ]  # fmt: skip
-    start = time.perf_counter()
-    log = (temp / "head.log").open("w")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}  # loopback-only head
-    head = subprocess.Popen(argv_head, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{dash}"
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/version", timeout=1).read()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers (401 when Ray's token authentication is on): the dashboard is up
-            except OSError:
-                if head.poll() is not None or time.perf_counter() - start > 180:
-                    raise RuntimeError(f"the Ray head did not start (exit {head.poll()})") from None
-                time.sleep(0.1)
-        head_s = time.perf_counter() - start
-        ex = RayExecutor(url)
+    with local_ray_head("rayb", timeout_s=180) as head:
+        ex = RayExecutor(head.address)
         ray_s = []
         for i in range(jobs):
             start = time.perf_counter()
             job = ex.submit(JobSpec(i, work, argv, {}, JobResources(cpu=1)))
             _wait(ex, job)
             ray_s.append(time.perf_counter() - start)
-    finally:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait()
-        shutil.rmtree(temp, ignore_errors=True)
+    shutil.rmtree(head.temp_dir, ignore_errors=True)
+    head_s = head.start_seconds
     result.update(
         {
             "ray_head_start_s": round(head_s, 2),

@@ -47,6 +47,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.services import free_port  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "registry.json"
 MLFLOW_VENV = ROOT / ".venv-bench"
 PACKAGE = "detector"
@@ -223,12 +225,6 @@ def load(
 
 
 # --- servers ------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
     import httpx
 

@@ -65,7 +65,7 @@ def test_login_stores_private_credentials_and_targets_the_server(monkeypatch: py
 
 
 def test_serve_prints_a_bootstrap_token_once() -> None:
-    from tests.services.s3 import free_port
+    from tests.services import free_port
 
     port = free_port()
     cmd = [sys.executable, "-c", "from toolkit.cli.main import main; main()", "serve", "--port", str(port)]

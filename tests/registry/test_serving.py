@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.services.s3 import free_port
+from tests.services import free_port
 
 
 def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:

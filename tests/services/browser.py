@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+
+from tests.services import free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,18 +54,12 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve_app(app: Any) -> Iterator[str]:
     """Serve an ASGI app with real uvicorn in a thread; yields its base URL."""
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

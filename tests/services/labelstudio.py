@@ -18,7 +18,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.services import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("PITLANE_LABELSTUDIO_VENV", REPO_ROOT / ".venv-labelstudio"))
@@ -47,12 +48,6 @@ class LabelStudioServer:
     password: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ensure_venv() -> Path:
     exe = VENV / "bin" / "label-studio"
     if not exe.exists():
@@ -61,7 +56,7 @@ def ensure_venv() -> Path:
 
 
 def _start(data_dir: Path, document_root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LABEL_STUDIO_USERNAME": USERNAME,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.services import free_port
 
 PG_BIN = Path(os.environ.get("PITLANE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -47,12 +48,6 @@ class PostgresServer:
         return self.url(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _as_owner(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
@@ -73,7 +68,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     data, log = root / "data", root / "server.log"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     run = lambda cmd: subprocess.run(_as_owner(cmd), check=True, capture_output=True, text=True)  # noqa: E731
     try:
         run([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", _owner(), "--no-sync", "-E", "UTF8"])

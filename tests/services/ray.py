@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,11 +22,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.services import free_port
 
 
 @dataclass(frozen=True)
@@ -39,12 +34,13 @@ class RayHead:
     pgid: int
 
 
-@pytest.fixture(scope="session")
-def ray_head() -> Iterator[RayHead]:
+@contextlib.contextmanager
+def local_ray_head(prefix: str = "rayt", timeout_s: float = 120) -> Iterator[RayHead]:
+    """A Ray head on loopback until the block ends (bench/ci.py times its start-up with this too)."""
     ray = Path(sys.executable).parent / "ray"
     # Ray's socket paths must stay short (AF_UNIX limit): a short temp dir, not pytest's deep one.
-    temp = Path(tempfile.mkdtemp(prefix="rayt", dir="/tmp"))
-    gcs, dash = _free_port(), _free_port()
+    temp = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    gcs, dash = free_port(), free_port()
     argv = [
         str(ray), "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
         f"--temp-dir={temp}", "--num-cpus=2", "--include-dashboard=true", "--disable-usage-stats",
@@ -57,7 +53,7 @@ def ray_head() -> Iterator[RayHead]:
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{dash}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"ray start exited {proc.returncode}: see {temp / 'head.log'}")
@@ -68,7 +64,7 @@ def ray_head() -> Iterator[RayHead]:
                 break  # it answers (401 when Ray's token authentication is on): the dashboard is up
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("Ray dashboard did not come up in 120 s") from None
+                    raise RuntimeError(f"Ray dashboard did not come up in {timeout_s:.0f} s") from None
                 time.sleep(0.2)
         yield RayHead(url, gcs, temp, time.monotonic() - started, proc.pid)
     finally:
@@ -82,3 +78,9 @@ def ray_head() -> Iterator[RayHead]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    with local_ray_head() as head:
+        yield head

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.services import free_port
 
 ACCESS_KEY = "pitlane-test"
 SECRET_KEY = "pitlane-test-secret"
@@ -42,12 +43,6 @@ class S3Server:
         run("remote", "modify", name, "region", "us-east-1")
         run("remote", "modify", "--local", name, "access_key_id", self.access_key)
         run("remote", "modify", "--local", name, "secret_access_key", self.secret_key)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _weed() -> str:
