@@ -226,3 +226,9 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# Tables of other concerns live in their own modules, which import this one. Loading them here makes
+# Base.metadata the whole schema for whoever imports registry.models (Alembic's env.py, the migration
+# test run on its own), not only when something else happened to import them first.
+from registry import models_links, models_runs  # noqa: E402, F401
