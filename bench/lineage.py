@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pygit2  # noqa: E402
+from sync import tag_release  # noqa: E402  (bench/sync.py, beside this script)
 
 from registry.core.db import Database  # noqa: E402
 from registry.core.migrate import upgrade  # noqa: E402
@@ -44,7 +45,6 @@ from registry.services import packages as pkgs  # noqa: E402
 from registry.services.remotes import register_remote  # noqa: E402
 from registry.sync import sync_remote  # noqa: E402
 from toolkit.release.commit import scan_commit, sidecar_sources  # noqa: E402
-from toolkit.release.manifest import ManifestFile, PackageManifest  # noqa: E402
 from toolkit.release.tags import iter_release_tags  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "lineage.json"
@@ -82,17 +82,7 @@ def make_repo(path: Path, n: int) -> None:
         root.insert("data", data.write(), pygit2.enums.FileMode.TREE)
         commit = repo.create_commit("refs/heads/main", sig, sig, f"train {i}", root.write(), parent)
         parent = [commit]
-        version = f"v1.{i // 100}.{i % 100}"
-        manifest = PackageManifest(
-            name="detector",
-            version=version,
-            tag=f"detector@{version}",
-            commit=str(commit),
-            created_at=now,
-            files=[ManifestFile(path="model.pt", md5=MODEL_MD5, size=10)],
-        )
-        tagger = pygit2.Signature("Bench", "bench@pitlane.local", int(now.timestamp()) + i, 0)
-        repo.create_tag(f"detector@{version}", commit, pygit2.enums.ObjectType.COMMIT, tagger, manifest.to_message())
+        tag_release(repo, "detector", f"v1.{i // 100}.{i % 100}", commit, now, i, MODEL_MD5, 10)
 
 
 def git_reverse_lookup(repo_path: Path, bag_md5: str) -> list[str]:

@@ -82,17 +82,23 @@ def make_repo(path: Path, n: int) -> None:
     commit = repo.create_commit("refs/heads/main", sig, sig, "experiment", builder.write(), [])
     now = datetime.now(UTC).replace(microsecond=0)
     for i in range(n):
-        name, version = f"model-{i % ARTIFACTS}", f"v1.0.{i // ARTIFACTS}"
-        manifest = PackageManifest(
-            name=name,
-            version=version,
-            tag=f"{name}@{version}",
-            commit=str(commit),
-            created_at=now,
-            files=[ManifestFile(path="model.pt", md5=MD5, size=4096)],
-        )
-        tagger = pygit2.Signature("Bench", "bench@pitlane.local", int(now.timestamp()) + i, 0)
-        repo.create_tag(f"{name}@{version}", commit, pygit2.enums.ObjectType.COMMIT, tagger, manifest.to_message())
+        tag_release(repo, f"model-{i % ARTIFACTS}", f"v1.0.{i // ARTIFACTS}", commit, now, i, MD5, 4096)
+
+
+def tag_release(
+    repo: pygit2.Repository, name: str, version: str, commit: pygit2.Oid, now: datetime, seq: int, md5: str, size: int
+) -> None:
+    """An annotated release tag NAME@VERSION whose message is the manifest of one model.pt, tagged at now + seq s."""
+    manifest = PackageManifest(
+        name=name,
+        version=version,
+        tag=f"{name}@{version}",
+        commit=str(commit),
+        created_at=now,
+        files=[ManifestFile(path="model.pt", md5=md5, size=size)],
+    )
+    tagger = pygit2.Signature("Bench", "bench@pitlane.local", int(now.timestamp()) + seq, 0)
+    repo.create_tag(f"{name}@{version}", commit, pygit2.enums.ObjectType.COMMIT, tagger, manifest.to_message())
 
 
 def timed(fn):  # type: ignore[no-untyped-def]
