@@ -33,15 +33,15 @@ def __getattr__(name: str) -> Console:
 
 
 def _plain(obj: Any) -> Any:
-    from pydantic import BaseModel
-
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
     if isinstance(obj, list | tuple):
         return [_plain(o) for o in obj]
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
-    return obj
+    if obj is None or isinstance(obj, str | int | float):
+        return obj
+    from pydantic import BaseModel  # only for what may be a model: not once per list element
+
+    return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
 
 
 def print_json(obj: Any) -> None:

@@ -175,34 +175,37 @@ def load_params(repo: Path) -> ExperimentSpec:
 def compose(repo: Path, overrides: Sequence[str] = (), check: bool = False) -> Path:
     """Write params.yaml from conf/ (or with ``check``, fail if the committed one differs)."""
     repo = Path(repo)
-    composed = compose_spec(repo, overrides)
     path = repo / PARAMS
-    if check:
-        current = path.read_text() if path.is_file() else None
-        if current != composed.text:
-            state = "missing" if current is None else "out of date with conf/"
-            raise SpecError(f"{PARAMS}: {state}; run `pitlane compose` and commit it")
+    if not check:
+        compose_and_remember(repo, overrides, conf_key(repo, overrides))
         return path
-    _write_if_changed(path, composed.text)
-    run_plan.remember(repo, conf_key(repo, overrides), composed.text, RunPlan.of(composed.spec))
+    composed = compose_spec(repo, overrides)
+    current = path.read_text() if path.is_file() else None
+    if current != composed.text:
+        state = "missing" if current is None else "out of date with conf/"
+        raise SpecError(f"{PARAMS}: {state}; run `pitlane compose` and commit it")
     return path
+
+
+def compose_and_remember(repo: Path, overrides: Sequence[str], key: str) -> ExperimentSpec:
+    """Compose, write params.yaml if it changed, and cache the run plan under *key* (``conf_key``)."""
+    composed = compose_spec(repo, overrides)
+    _write_if_changed(Path(repo) / PARAMS, composed.text)
+    run_plan.remember(Path(repo), key, composed.text, RunPlan.of(composed.spec))
+    return composed.spec
 
 
 def compose_cached(repo: Path, overrides: Sequence[str] = ()) -> ExperimentSpec:
     """Like :func:`compose`, but skips Hydra when conf/, overrides and params.yaml are unchanged since last time.
 
     Hydra's import and composition cost ~0.5 s; ``pitlane run`` usually needs only the cached plan
-    (toolkit.experiment.plan), and this full spec when that is missing or stale.
+    (toolkit.experiment.plan.run_plan), which composes through :func:`compose_and_remember` when stale.
     """
     repo = Path(repo)
-    path = repo / PARAMS
     key = conf_key(repo, overrides)
     if run_plan.cached(repo, key) is not None:
         return load_params(repo)
-    composed = compose_spec(repo, overrides)
-    _write_if_changed(path, composed.text)
-    run_plan.remember(repo, key, composed.text, RunPlan.of(composed.spec))
-    return composed.spec
+    return compose_and_remember(repo, overrides, key)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -129,6 +129,6 @@ def run_plan(repo: Path, overrides: Sequence[str] = ()) -> RunPlan:
     plan = cached(repo, key)
     if plan is not None:
         return plan
-    from toolkit.experiment.compose import compose_cached
+    from toolkit.experiment.compose import compose_and_remember
 
-    return RunPlan.of(compose_cached(repo, overrides))
+    return RunPlan.of(compose_and_remember(repo, overrides, key))
