@@ -7,7 +7,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -65,7 +64,7 @@ def test_login_stores_private_credentials_and_targets_the_server(monkeypatch: py
 
 
 def test_serve_prints_a_bootstrap_token_once() -> None:
-    from tests.services import free_port
+    from tests.services import free_port, wait_healthy
 
     port = free_port()
     cmd = [sys.executable, "-c", "from toolkit.cli.main import main; main()", "serve", "--port", str(port)]
@@ -73,17 +72,10 @@ def test_serve_prints_a_bootstrap_token_once() -> None:
     for attempt in range(2):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 180  # generous: a loaded 2-core CI machine starts slowly
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()  # before reading its pipes: a live server never closes them
-                    raise AssertionError(f"pitlane serve did not answer: {proc.communicate()[1][-2000:]}")
-                time.sleep(0.2)
+            # generous: a loaded 2-core CI machine starts slowly
+            if not wait_healthy(f"http://127.0.0.1:{port}/api/v1/health", proc, 180):
+                proc.kill()  # before reading its pipes: a live server never closes them
+                raise AssertionError(f"pitlane serve did not answer: {proc.communicate()[1][-2000:]}")
         finally:
             proc.terminate()
             out, err = proc.communicate(timeout=30)

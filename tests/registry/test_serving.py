@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.services import free_port
+from tests.services import free_port, wait_healthy
 
 
 def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:
@@ -25,15 +25,7 @@ def test_processes_share_the_port_and_stop_together(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", "from registry.main import create_app; create_app()"], env=env, check=True)
     proc = subprocess.Popen([sys.executable, "-c", code, str(port)], env=env, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.3)
+        assert wait_healthy(f"http://127.0.0.1:{port}/api/v1/health", proc, 120, interval_s=0.3)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         # Two servers (multiprocessing's resource tracker may be a third child).
         servers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]

@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import free_port
+from tests.services import free_port, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("PITLANE_LABELSTUDIO_VENV", REPO_ROOT / ".venv-labelstudio"))
@@ -87,16 +86,10 @@ def _start(data_dir: Path, document_root: Path, log: Path) -> tuple[subprocess.P
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"label-studio exited with {proc.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
+    if wait_healthy(f"{url}/health", proc, START_TIMEOUT_S, interval_s=1):
+        return proc, url
+    if proc.poll() is not None:
+        raise RuntimeError(f"label-studio exited with {proc.returncode}; see {log}")
     _stop(proc)
     raise RuntimeError(f"label-studio did not answer /health within {START_TIMEOUT_S}s; see {log}")
 
