@@ -20,6 +20,7 @@ from toolkit.bags.connection import BagConnection
 from toolkit.bags.indexer import hash_files, index
 from toolkit.bags.lineage import Lineage, LineageSource, lineage_path, write_lineage
 from toolkit.bags.read import BagReader
+from toolkit.bags.sqlite_slice import DEFAULT_SPLIT_BYTES, SqliteSource, check_split_bytes, copy_sqlite_slice
 from toolkit.bags.summary import BagFormat
 from toolkit.bags.timebounds import parse_time_bound
 from toolkit.bags.writers import McapSink, Ros1Sink, Ros2Sink, Sink, converter_for
@@ -66,13 +67,18 @@ def slice_bag(
     fmt: BagFormat | str | None = None,
     overwrite: bool = False,
     source_md5: str | None = None,
+    split_bytes: int | None = None,
 ) -> SliceResult:
     """Write messages of *src* with ``start <= t <= end`` on *topics* (names or globs) to a new bag *out*.
 
     Bounds take absolute ns, ISO datetimes or offsets (see ``parse_time_bound``). *source_md5* skips
     re-hashing the source when the caller already knows it (e.g. from the data repo's .dvc file).
+    A rosbag2 sqlite3 slice of a sqlite3 bag larger than *split_bytes* (default 256 MiB; 0: never)
+    is written as a split bag whose files are written in parallel.
     """
     out_path = Path(out)
+    split = DEFAULT_SPLIT_BYTES if split_bytes is None else split_bytes
+    check_split_bytes(split)
     summary = index(src, hashes=False, gnss=False)
     if summary.start_ns is None or summary.end_ns is None:
         raise SliceRangeError(f"{src}: bag has no messages to slice")
@@ -94,7 +100,7 @@ def slice_bag(
         work.mkdir()
         tmp = work / out_path.name
         try:
-            counts, converted = _copy_fastest(reader, selected, lo, hi, tmp, target, summary.compression)
+            counts, converted = _copy_fastest(reader, selected, lo, hi, tmp, target, summary.compression, split)
             if not counts:
                 raise SliceRangeError(f"no messages of the selected topics between {lo} and {hi} ns")
             md5 = source_md5 or hash_files(reader.layout.files)[0]
@@ -162,8 +168,10 @@ def _copy_fastest(
     tmp: Path,
     target: BagFormat,
     source_compression: str,
+    split_bytes: int,
 ) -> tuple[Counter[str], bool]:
-    """ROS 1 -> ROS 1 copies whole chunks where it can; everything else goes message by message."""
+    """ROS 1 -> ROS 1 and MCAP -> MCAP copy whole chunks where they can, sqlite3 -> sqlite3 copies rows
+    in SQL; everything else goes message by message."""
     if reader.format == BagFormat.ROS1 and target == BagFormat.ROS1 and not reader.recovered_by_scan:
         from toolkit.bags.ros1_passthrough import slice_ros1_chunks
 
@@ -201,25 +209,18 @@ def _copy_fastest(
         and not reader.message_compressed
         and reader.sqlite_rows
     ):
-        return _copy_sqlite(reader, selected, lo, hi, tmp), False
+        return _copy_sqlite(reader, selected, lo, hi, tmp, split_bytes), False
     return _copy(reader, selected, lo, hi, tmp, target, source_compression)
 
 
-def _copy_sqlite(reader: BagReader, selected: list[BagConnection], lo: int, hi: int, tmp: Path) -> Counter[str]:
-    sink = Ros2Sink(tmp, "sqlite3")
-    try:
-        handles = {c.id: sink.add(c) for c in selected}
-        for path, row_to_conn in reader.sqlite_rows:
-            rows = {row: handles[cid] for row, cid in row_to_conn.items() if cid in handles}
-            if rows:
-                sink.copy_sqlite_rows(path, rows, lo, hi)
-        per_handle = sink.sync_counters()
-    finally:
-        sink.close()
-    per_topic: Counter[str] = Counter()
-    for conn in selected:
-        per_topic[conn.topic] += per_handle.get(int(handles[conn.id].id), 0)  # type: ignore[attr-defined]
-    return +per_topic
+def _copy_sqlite(
+    reader: BagReader, selected: list[BagConnection], lo: int, hi: int, tmp: Path, split_bytes: int
+) -> Counter[str]:
+
+    wanted = {c.id for c in selected}
+    picked = [(path, {row: cid for row, cid in rows.items() if cid in wanted}) for path, rows in reader.sqlite_rows]
+    sources = [SqliteSource(path, rows) for path, rows in picked if rows]
+    return copy_sqlite_slice(sources, selected, lo, hi, tmp, split_bytes)
 
 
 def _copy(

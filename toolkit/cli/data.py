@@ -212,17 +212,27 @@ def slice_cmd(
     topics: list[str] = typer.Option([], "--topics", "-t", help="Topic glob (repeatable); default all."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="ros1, ros2 or mcap (default: the source's)."),
     from_search: str | None = typer.Option(None, "--from-search", help="Slice every bag this query matches."),
+    split_size: str | None = typer.Option(
+        None,
+        "--split-size",
+        help="rosbag2 sqlite3 slices of sqlite3 bags: bytes per storage file, e.g. 512MiB (default 256MiB; "
+        "0: one file). Larger slices become split bags whose files are written in parallel.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the new slices as JSON."),
     repo_path: Path | None = REPO_OPT,
 ) -> None:
     """Cut a time range / topic set out of a bag into a new DVC-tracked bag with lineage."""
+    from toolkit.bags.sqlite_slice import parse_split_size
+
     repo = _repo(repo_path)
     if (bag is None) == (from_search is None):
         raise UserError("give a BAG or --from-search QUERY (not both)")
+    split = None if split_size is None else parse_split_size(split_size)
+    opts = {"start": start, "end": end, "topics": topics, "fmt": fmt, "split_bytes": split}
     if from_search is not None:
-        made = _api().slice_search(repo, from_search, out, start=start, end=end, topics=topics, fmt=fmt)
+        made = _api().slice_search(repo, from_search, out, **opts)
     else:
-        made = [_api().slice_catalogued(repo, bag, out, start=start, end=end, topics=topics, fmt=fmt)]
+        made = [_api().slice_catalogued(repo, bag, out, **opts)]
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
     else:

@@ -37,6 +37,7 @@ def slice_catalogued(
     end: str | None = None,
     topics: list[str] | None = None,
     fmt: str | None = None,
+    split_bytes: int | None = None,
 ) -> Sidecar:
     """Slice a catalogued bag into `out` (inside the repo), then track and commit the slice."""
     from toolkit.bags.slice import slice_bag
@@ -53,7 +54,14 @@ def slice_catalogued(
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = slice_bag(
-            src, out, start=start, end=end, topics=topics or None, fmt=fmt, source_md5=src_sc.summary.md5 or None
+            src,
+            out,
+            start=start,
+            end=end,
+            topics=topics or None,
+            fmt=fmt,
+            source_md5=src_sc.summary.md5 or None,
+            split_bytes=split_bytes,
         )
     except BaseException:
         if made_dir and not any(out.parent.iterdir()):
@@ -85,6 +93,7 @@ def slice_search(
     topics: list[str] | None = None,
     fmt: str | None = None,
     limit: int = 1000,
+    split_bytes: int | None = None,
 ) -> list[Sidecar]:
     """Slice every bag the query matches into `out_dir` (one slice per bag, named after its source)."""
     results = search(repo.catalog, query, limit=limit).results
@@ -106,6 +115,7 @@ def slice_search(
                 end=end,
                 topics=topics,
                 fmt=fmt,
+                split_bytes=split_bytes,
             )
         )
     return made
