@@ -17,7 +17,9 @@ Measured per bag, page cache warm (the file is read once before timing):
 - full raw read: reading every byte in 1 MiB blocks (the floor for any tool that
   looks at the payloads: ``rosbag info`` without an index, a scan, a hash);
 - slice: ``slice_bag`` of the middle half, all topics, same format, with the
-  source md5 supplied (as the data repo knows it from its .dvc file), vs a raw
+  source md5 supplied (as the data repo knows it from its .dvc file; sqlite3
+  with the default --split-size, so ~500 MB come out as two files written in
+  parallel, as ``pitlane data slice`` writes them), vs a raw
   copy of the same number of bytes in 1 MiB read/write blocks (``cp``-like, in
   user space, no sendfile); interleaved, best of 5 each, every run starting after
   ``os.sync()`` (untimed) so that no run pays for the previous one's write-back.
@@ -238,6 +240,7 @@ def bench_index_and_slice(
                 src_file = storage_files(bag)[0]
                 do_slice()
                 slice_bytes = size_of(out)
+                slice_files = len(storage_files(out))
 
                 def do_copy(s: Path = src_file, d: Path = copy_dst, n: int = slice_bytes) -> None:
                     raw_copy(s, d, n)
@@ -271,6 +274,7 @@ def bench_index_and_slice(
                     "index_speedup_vs_raw_read": round(raw_s / index_s, 1),
                     "slice_s": round(slice_s, 4),
                     "slice_bytes_written": slice_bytes,
+                    "slice_files": slice_files,
                     "slice_MBps": round(slice_bytes / slice_s / 1e6, 1),
                     "raw_copy_s": round(copy_s, 4),
                     "raw_copy_MBps": round(slice_bytes / copy_s / 1e6, 1),
@@ -296,7 +300,8 @@ def bench_index_and_slice(
 
 def _section_index_and_slice(args: argparse.Namespace) -> dict[str, Any]:
     sizes = {"1MB": 1000**2, "20MB": 20 * 1000**2} if args.quick else None
-    return bench_index_and_slice(sizes=sizes)
+    formats = [BagFormat(f) for f in args.format] if args.format else None
+    return bench_index_and_slice(sizes=sizes, formats=formats)
 
 
 def _bench_env() -> None:
@@ -355,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Small sizes: a smoke run in seconds.")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="Run only these sections.")
+    parser.add_argument(
+        "--format",
+        choices=[f.value for f in (BagFormat.ROS1, BagFormat.ROS2_SQLITE3, BagFormat.MCAP)],
+        action="append",
+        help="index_and_slice: only these formats (default all three).",
+    )
     parser.add_argument("--out", type=Path, default=None, help="Result file (default bench/results/bags[-quick].json).")
     args = parser.parse_args(argv)
     out = args.out or ROOT / "bench" / "results" / ("bags-quick.json" if args.quick else "bags.json")

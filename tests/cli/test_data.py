@@ -176,3 +176,27 @@ def test_slice_is_dvc_tracked_with_lineage(repo: Path) -> None:
 def test_commands_outside_a_data_repo_say_so(tmp_path: Path) -> None:
     _, err = pitlane("data", "search", "-C", str(tmp_path), "x", code=3)
     assert err.startswith("error: ") and "not inside a pitlane data repo" in err
+
+
+def test_split_size_makes_a_tracked_split_slice(repo: Path) -> None:
+    shutil.copytree(BAGS / "sensors" / "velodyne_vlp16_packets", repo / "bags" / "lidar")
+    pitlane("data", "add", "-C", str(repo), str(repo / "bags" / "lidar"))
+    out, _ = pitlane(
+        "data", "slice", "--json", "-C", str(repo), "bags/lidar", "--split-size", "128KiB", "-o", str(repo / "cut")
+    )
+    [made] = json.loads(out)
+    files = sorted(p.name for p in (repo / "cut").glob("*.db3"))
+    assert len(files) > 1 and files[0] == "cut_0.db3"
+    shown, _ = pitlane("data", "show", "--json", "-C", str(repo), made["id"])
+    source, _ = pitlane("data", "show", "--json", "-C", str(repo), "bags/lidar")
+    assert json.loads(shown)["summary"]["message_count"] == json.loads(source)["summary"]["message_count"]
+    assert (repo / "cut.dvc").exists()
+
+    _, err = pitlane(
+        "data", "slice", "-C", str(repo), "bags/lidar", "--split-size", "lots", "-o", str(repo / "x"), code=1
+    )
+    assert err.count("\n") == 1 and err.startswith("error: split size 'lots'")
+    _, err = pitlane(
+        "data", "slice", "-C", str(repo), "bags/lidar", "--split-size", "1KB", "-o", str(repo / "x"), code=1
+    )
+    assert "at least 64 KiB" in err and not (repo / "x").exists()
