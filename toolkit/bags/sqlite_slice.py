@@ -27,9 +27,11 @@ import yaml
 
 from toolkit.bags.connection import BagConnection
 from toolkit.bags.formats import METADATA_YAML, load_yaml
+from toolkit.bags.sqlite_index import SCAN_CACHE_PAGES
 from toolkit.bags.writers import Ros2Sink
 from toolkit.errors import BagError, CorruptBagError
 
+_YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MiB = 1 << 20
 # About a quarter of a GiB per file: a slice of a few minutes of camera data spreads over the
 # cores, and each file is still big enough that opening it costs nothing next to its copy.
@@ -84,12 +86,12 @@ def copy_sqlite_slice(
     staging = out.parent / f".{out.name}.parts"
     staging.mkdir()
     workers = min(len(spans), len(os.sched_getaffinity(0)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pitlane-slice") as pool:
-        futures = [
-            pool.submit(_write_part, sources, selected, a, b, staging / n)
-            for n, (a, b) in zip(names, spans, strict=True)
-        ]
-        per_part = [f.result() for f in futures]
+    jobs = [(sources, selected, a, b, staging / n) for n, (a, b) in zip(names, spans, strict=True)]
+    # The calling thread writes the last part itself: one thread fewer to start.
+    with ThreadPoolExecutor(max_workers=max(1, workers - 1), thread_name_prefix="pitlane-slice") as pool:
+        futures = [pool.submit(_write_part, *job) for job in jobs[:-1]]
+        last = _write_part(*jobs[-1])
+        per_part = [f.result() for f in futures] + [last]
     _merge(staging, names, out)
     shutil.rmtree(staging)
     return sum(per_part, Counter())
@@ -101,7 +103,9 @@ def _query(source: SqliteSource, select: str, lo: int, hi: int, order: str = "")
     uri = f"{source.path.resolve().as_uri()}?immutable=1"
     sql = f"{select} FROM messages WHERE topic_id IN ({marks}) AND timestamp BETWEEN ? AND ? {order}"
     try:
-        return sqlite3.connect(uri, uri=True).execute(sql, (*source.rows, lo, hi))
+        db = sqlite3.connect(uri, uri=True)
+        db.execute(f"PRAGMA cache_size={SCAN_CACHE_PAGES}")
+        return db.execute(sql, (*source.rows, lo, hi))
     except sqlite3.DatabaseError as exc:
         raise CorruptBagError(f"{source.path}: damaged sqlite3 storage ({exc})") from exc
 
@@ -156,7 +160,8 @@ def _merge(staging: Path, names: list[str], out: Path) -> None:
     out.mkdir()
     for name in names:
         os.replace(staging / name / f"{name}.db3", out / f"{name}.db3")
-    (out / METADATA_YAML).write_text(yaml.safe_dump({"rosbag2_bagfile_information": _combined(infos)}, sort_keys=False))
+    doc = {"rosbag2_bagfile_information": _combined(infos)}
+    (out / METADATA_YAML).write_text(yaml.dump(doc, Dumper=_YAML_DUMPER, sort_keys=False))
 
 
 def _info(metadata_yaml: Path) -> dict[str, Any]:
