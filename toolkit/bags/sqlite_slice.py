@@ -3,10 +3,10 @@
 SQLite writes a database from one thread, and writing the pages is most of a slice's time
 (one ``pwrite`` per 64 KiB page). A slice bigger than *split_bytes* therefore becomes a
 split rosbag2 bag, as ``ros2 bag record --max-bag-size`` makes: the time range is cut into
-equal spans, one ``NAME_k.db3`` each, written by parallel threads (Python's sqlite3 lets go of
-the GIL while sqlite copies rows). Readers (``ros2 bag``, rosbags, Pitlane) take the files in
-``metadata.yaml`` order. The split depends only on the data and *split_bytes*, never on the
-core count, so the same slice always comes out as the same files.
+spans holding equal shares of the payload bytes, one ``NAME_k.db3`` each, written by parallel
+threads (Python's sqlite3 lets go of the GIL while sqlite copies rows). Readers (``ros2 bag``,
+rosbags, Pitlane) take the files in ``metadata.yaml`` order. The split depends only on the data
+and *split_bytes*, never on the core count, so the same slice always comes out as the same files.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import os
 import shutil
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,10 @@ def copy_sqlite_slice(
 
     Returns messages per topic. *split_bytes* <= 0 always writes one file.
     """
-    total = sum(_query(s, "SELECT sum(length(data))", lo, hi).fetchone()[0] or 0 for s in sources)
+    total = 0
+    for source in sources:
+        with _query(source, "SELECT sum(length(data))", lo, hi) as rows:
+            total += next(rows)[0] or 0
     count = 1 if split_bytes <= 0 else math.ceil(total / split_bytes)
     spans = _spans(sources, lo, hi, total, count) if count > 1 else [(lo, hi)]
     if len(spans) == 1:
@@ -97,15 +101,16 @@ def copy_sqlite_slice(
     return sum(per_part, Counter())
 
 
-def _query(source: SqliteSource, select: str, lo: int, hi: int, order: str = "") -> sqlite3.Cursor:
+@contextmanager
+def _query(source: SqliteSource, select: str, lo: int, hi: int, order: str = "") -> Iterator[sqlite3.Cursor]:
     """*select* over the source's selected messages in [lo, hi]; length(data) reads cell headers, not blobs."""
     marks = ",".join("?" * len(source.rows))
     uri = f"{source.path.resolve().as_uri()}?immutable=1"
     sql = f"{select} FROM messages WHERE topic_id IN ({marks}) AND timestamp BETWEEN ? AND ? {order}"
     try:
-        db = sqlite3.connect(uri, uri=True)
-        db.execute(f"PRAGMA cache_size={SCAN_CACHE_PAGES}")
-        return db.execute(sql, (*source.rows, lo, hi))
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            db.execute(f"PRAGMA cache_size={SCAN_CACHE_PAGES}")
+            yield db.execute(sql, (*source.rows, lo, hi))
     except sqlite3.DatabaseError as exc:
         raise CorruptBagError(f"{source.path}: damaged sqlite3 storage ({exc})") from exc
 
@@ -121,15 +126,12 @@ def _spans(sources: Sequence[SqliteSource], lo: int, hi: int, total: int, count:
     seen = 0  # payload bytes before the current message
     part = 0
     for source in sources:
-        cursor = _query(source, "SELECT timestamp, length(data)", lo, hi, "ORDER BY timestamp, id")
-        try:
-            for ts, size in cursor:
+        with _query(source, "SELECT timestamp, length(data)", lo, hi, "ORDER BY timestamp, id") as rows:
+            for ts, size in rows:
                 if not firsts or (seen * count >= (part + 1) * total and ts > firsts[-1]):
                     firsts.append(ts)
                     part = seen * count // total
                 seen += size
-        finally:
-            cursor.connection.close()
     starts = [lo, *firsts[1:]]
     return [(a, b - 1) for a, b in itertools.pairwise(starts)] + [(starts[-1], hi)]
 
