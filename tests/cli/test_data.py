@@ -200,3 +200,5 @@ def test_split_size_makes_a_tracked_split_slice(repo: Path) -> None:
         "data", "slice", "-C", str(repo), "bags/lidar", "--split-size", "1KB", "-o", str(repo / "x"), code=1
     )
     assert "at least 64 KiB" in err and not (repo / "x").exists()
+    _, err = pitlane("data", "slice", "-C", str(repo), "bags/lidar", "--split-size", "1MiB", "-o", str(repo / "c.mcap"))
+    assert "c.mcap is mcap; --split-size splits only rosbag2 sqlite3 slices" in err

@@ -233,6 +233,10 @@ def slice_cmd(
         made = _api().slice_search(repo, from_search, out, **opts)
     else:
         made = [_api().slice_catalogued(repo, bag, out, **opts)]
+    if split:
+        for sc in made:
+            if sc.summary.format.value != "ros2":
+                info(f"note: {sc.path} is {sc.summary.format.value}; --split-size splits only rosbag2 sqlite3 slices")
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
     else:
