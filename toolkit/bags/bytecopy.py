@@ -6,6 +6,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
+from toolkit.cpus import usable_cpus
+
 COPY_BLOCK = 1 << 20
 # Below this a second thread costs more to start (a few ms here) than it saves.
 PARALLEL_MIN = 64 << 20
@@ -21,7 +23,7 @@ def copy_range(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
     with ``pwrite`` at their own offsets (os.pread/os.pwrite let go of the GIL): copying from the
     page cache is bound by one core's memcpy, not by the disk.
     """
-    threads = min(MAX_THREADS, len(os.sched_getaffinity(0)), length // (PARALLEL_MIN // 2))
+    threads = min(MAX_THREADS, usable_cpus(), length // (PARALLEL_MIN // 2))
     if length < PARALLEL_MIN or threads < 2:
         _copy_serial(src_fd, dst, offset, length)
         return

@@ -30,6 +30,7 @@ from toolkit.bags.connection import BagConnection
 from toolkit.bags.formats import METADATA_YAML, load_yaml
 from toolkit.bags.sqlite_index import SCAN_CACHE_PAGES
 from toolkit.bags.writers import Ros2Sink
+from toolkit.cpus import usable_cpus
 from toolkit.errors import BagError, CorruptBagError
 
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -89,7 +90,7 @@ def copy_sqlite_slice(
     names = [f"{out.name}_{k}" for k in range(len(spans))]
     staging = out.parent / f".{out.name}.parts"
     staging.mkdir()
-    workers = min(len(spans), len(os.sched_getaffinity(0)))
+    workers = min(len(spans), usable_cpus())
     jobs = [(sources, selected, a, b, staging / n) for n, (a, b) in zip(names, spans, strict=True)]
     # The calling thread writes the last part itself: one thread fewer to start.
     with ThreadPoolExecutor(max_workers=max(1, workers - 1), thread_name_prefix="pitlane-slice") as pool:

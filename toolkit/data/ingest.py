@@ -18,6 +18,7 @@ from pathlib import Path
 
 from toolkit.bags.summary import BagSummary
 from toolkit.config import get_settings
+from toolkit.cpus import usable_cpus
 from toolkit.data.discover import find_bags
 from toolkit.data.repo import BAGS_DIR, DataRepo
 from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
@@ -69,9 +70,7 @@ def _total_bytes(paths: Sequence[str]) -> int:
 
 
 def _workers(requested: int) -> int:
-    import os
-
-    n = requested or get_settings().workers or (os.cpu_count() or 1)
+    n = requested or get_settings().workers or usable_cpus()
     return max(1, n)
 
 

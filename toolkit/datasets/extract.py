@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from toolkit.bags import frames as fr
+from toolkit.cpus import usable_cpus
 from toolkit.datasets.manifest import FRAMES_DIR, Calibration, Frame, Split
 from toolkit.errors import BagError, PitlaneError, UserError
 
@@ -319,7 +320,7 @@ def extract_bags(
     """Extract several bags in parallel (processes, or Ray tasks with ``ray_address``); results in job order."""
     if ray_address:
         return _extract_on_ray(jobs, ray_address, on_done)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     results: dict[int, BagResult] = {}
     if len(jobs) <= 1 or workers <= 1:
         for i, job in enumerate(jobs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from toolkit.cpus import usable_cpus
 from toolkit.errors import ResourceError
 from toolkit.experiment.plan import STAGES, RunPlan
 
@@ -21,7 +22,7 @@ def detect(need_gpus: bool) -> Machine:
 
     Importing torch costs ~1 s, which a no-op `pitlane run` on a CPU-only spec must not pay.
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cpus()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     gpus: list[str] = []
     if need_gpus:
