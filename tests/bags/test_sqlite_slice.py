@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -123,4 +124,27 @@ def test_bad_split_size_is_one_clear_line(text: str) -> None:
 def test_too_small_split_is_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(BagError, match="at least 64 KiB"):
         slice_bag(LIDAR, tmp_path / "cut", split_bytes=1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("in_calling_thread", [False, True], ids=["worker-thread", "calling-thread"])
+def test_a_failing_part_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_calling_thread: bool
+) -> None:
+    # Ctrl-C (or a full disk) while a part is written: the other parts finish, then everything goes.
+    from toolkit.bags.writers import Ros2Sink
+
+    real_copy = Ros2Sink.copy_sqlite_rows
+    failed = []
+
+    def copy_or_fail(self: Ros2Sink, src: Path, rows: dict[int, object], lo: int, hi: int) -> None:
+        if (threading.current_thread() is threading.main_thread()) == in_calling_thread:
+            failed.append(lo)
+            raise KeyboardInterrupt
+        real_copy(self, src, rows, lo, hi)
+
+    monkeypatch.setattr(Ros2Sink, "copy_sqlite_rows", copy_or_fail)
+    with pytest.raises(KeyboardInterrupt):
+        slice_bag(LIDAR, tmp_path / "cut", split_bytes=MIN_SPLIT_BYTES)
+    assert failed
     assert list(tmp_path.iterdir()) == []
