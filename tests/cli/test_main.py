@@ -58,6 +58,11 @@ def test_command_map_names_exactly_what_each_module_registers() -> None:
             assert name is not None
             seen[name] = module.__name__.rsplit(".", 1)[1]
     assert seen == COMMAND_MODULES
+    # and every command has its --help panel, once
+    from toolkit.cli.main import PANELS
+
+    paneled = [name for names in PANELS.values() for name in names]
+    assert sorted(paneled) == sorted(COMMAND_MODULES)
     # each entry loads its module alone
     for command, module_name in COMMAND_MODULES.items():
         assert registered_modules(command) == [importlib.import_module(f"toolkit.cli.{module_name}")]
