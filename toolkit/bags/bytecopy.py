@@ -24,30 +24,20 @@ def copy_range(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
     page cache is bound by one core's memcpy, not by the disk.
     """
     threads = min(MAX_THREADS, usable_cpus(), length // (PARALLEL_MIN // 2))
-    if length < PARALLEL_MIN or threads < 2:
-        _copy_serial(src_fd, dst, offset, length)
-        return
     dst.flush()
     base = dst.tell()
     dst_fd = dst.fileno()
-    # Piece edges on block boundaries, so every pwrite but the last of each piece is a whole block.
-    piece = -(-length // threads // COPY_BLOCK) * COPY_BLOCK
-    starts = range(0, length, piece)
-    with ThreadPoolExecutor(max_workers=len(starts), thread_name_prefix="pitlane-copy") as pool:
-        jobs = [pool.submit(_copy_at, src_fd, offset + s, dst_fd, base + s, min(piece, length - s)) for s in starts]
-        for job in jobs:
-            job.result()
+    if length < PARALLEL_MIN or threads < 2:
+        _copy_at(src_fd, offset, dst_fd, base, length)
+    else:
+        # Piece edges on block boundaries, so every pwrite but the last of each piece is a whole block.
+        piece = -(-length // threads // COPY_BLOCK) * COPY_BLOCK
+        starts = range(0, length, piece)
+        with ThreadPoolExecutor(max_workers=len(starts), thread_name_prefix="pitlane-copy") as pool:
+            jobs = [pool.submit(_copy_at, src_fd, offset + s, dst_fd, base + s, min(piece, length - s)) for s in starts]
+            for job in jobs:
+                job.result()
     dst.seek(base + length)
-
-
-def _copy_serial(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
-    done = 0
-    while done < length:
-        block = os.pread(src_fd, min(COPY_BLOCK, length - done), offset + done)
-        if not block:
-            raise OSError(f"source ended {length - done} bytes early")
-        dst.write(block)
-        done += len(block)
 
 
 def _copy_at(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, length: int) -> None:

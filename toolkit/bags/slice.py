@@ -216,7 +216,6 @@ def _copy_fastest(
 def _copy_sqlite(
     reader: BagReader, selected: list[BagConnection], lo: int, hi: int, tmp: Path, split_bytes: int
 ) -> Counter[str]:
-
     wanted = {c.id for c in selected}
     picked = [(path, {row: cid for row, cid in rows.items() if cid in wanted}) for path, rows in reader.sqlite_rows]
     sources = [SqliteSource(path, rows) for path, rows in picked if rows]

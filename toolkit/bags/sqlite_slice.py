@@ -19,7 +19,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import yaml
 
 from toolkit.bags.connection import BagConnection
 from toolkit.bags.formats import METADATA_YAML, load_yaml
-from toolkit.bags.sqlite_index import SCAN_CACHE_PAGES
+from toolkit.bags.sqlite_index import open_db
 from toolkit.bags.writers import Ros2Sink
 from toolkit.cpus import usable_cpus
 from toolkit.errors import BagError, CorruptBagError
@@ -106,11 +106,9 @@ def copy_sqlite_slice(
 def _query(source: SqliteSource, select: str, lo: int, hi: int, order: str = "") -> Iterator[sqlite3.Cursor]:
     """*select* over the source's selected messages in [lo, hi]; length(data) reads cell headers, not blobs."""
     marks = ",".join("?" * len(source.rows))
-    uri = f"{source.path.resolve().as_uri()}?immutable=1"
     sql = f"{select} FROM messages WHERE topic_id IN ({marks}) AND timestamp BETWEEN ? AND ? {order}"
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
-            db.execute(f"PRAGMA cache_size={SCAN_CACHE_PAGES}")
+        with open_db(source.path, scan=True) as db:
             yield db.execute(sql, (*source.rows, lo, hi))
     except sqlite3.DatabaseError as exc:
         raise CorruptBagError(f"{source.path}: damaged sqlite3 storage ({exc})") from exc

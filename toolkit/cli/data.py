@@ -223,6 +223,7 @@ def slice_cmd(
 ) -> None:
     """Cut a time range / topic set out of a bag into a new DVC-tracked bag with lineage."""
     from toolkit.bags.sqlite_slice import parse_split_size
+    from toolkit.bags.summary import BagFormat
 
     repo = _repo(repo_path)
     if (bag is None) == (from_search is None):
@@ -235,7 +236,7 @@ def slice_cmd(
         made = [_api().slice_catalogued(repo, bag, out, **opts)]
     if split:
         for sc in made:
-            if sc.summary.format.value != "ros2":
+            if sc.summary.format != BagFormat.ROS2_SQLITE3:
                 info(f"note: {sc.path} is {sc.summary.format.value}; --split-size splits only rosbag2 sqlite3 slices")
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
