@@ -1,21 +1,23 @@
-# Pitlane: every target installs what it needs into .venv first.
+# Pitlane: every target installs what it needs into .venv first, from the committed locks in locks/.
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := locks/dev.txt
 export PLAYWRIGHT_BROWSERS_PATH ?= 0
 
-.PHONY: install system-deps demo test lint bench serve clean
+.PHONY: install system-deps demo test lint lock check-locks bench serve clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 
-# Reinstall when the dependency list changes.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q 'torch==2.13.0'
-	$(BIN)/pip install -q -e '.[dev]'
+# Reinstall when the lock changes: exactly the locked, hash-checked set (no resolver, no newest-of-the-day),
+# then drop what an older lock installed. pyproject.toml only keeps ranges; `make lock` turns them into pins.
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python scripts/locks.py prune $(BIN)/python $(LOCK)
 	touch $(STAMP)
 
 system-deps:
@@ -26,21 +28,32 @@ system-deps:
 install: $(STAMP) system-deps
 	@$(BIN)/python -m compileall -q toolkit registry
 
+# Refresh every lock on purpose (newest versions inside pyproject.toml's ranges), then install them.
+lock:
+	@test -x $(BIN)/uv || $(MAKE) $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/locks.py compile
+	$(MAKE) install
+
+# Fails with one line per package when pyproject.toml and a lock disagree (a dependency added without `make lock`).
+check-locks: $(STAMP)
+	@$(BIN)/python scripts/locks.py check
+
 demo: install
 	$(BIN)/python -m toolkit.demo
 
-test: install
+test: install check-locks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: install
+lint: install check-locks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: install
+	bash scripts/bench-venv.sh
 	$(BIN)/python bench/run_all.py
 
 serve: install

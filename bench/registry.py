@@ -13,7 +13,7 @@ machine with SQLite backends:
   ``GET /api/v1/resolve?ref=detector@production`` with a bearer token.
 - MLflow: ``mlflow server`` with its default workers,
   ``GET /api/2.0/mlflow/registered-models/alias?name=detector&alias=production``.
-  MLflow lives in its own virtualenv (``.venv-bench``, the ``bench`` extra),
+  MLflow lives in its own virtualenv (``.venv-bench``, from ``locks/bench.txt``),
   never in the project's; if it cannot be installed or started, the results
   say so and hold the Pitlane numbers alone.
 
@@ -399,7 +399,7 @@ def start_mlflow(work: Path, versions: int) -> Target | str:
     """The MLflow server with the same data, or why it cannot run here."""
     exe = mlflow_bin()
     if exe is None:
-        return "MLflow is not installed: python3 -m venv .venv-bench && .venv-bench/bin/pip install mlflow"
+        return "MLflow is not installed: run `bash scripts/bench-venv.sh` (from locks/bench.txt)"
     py = str(MLFLOW_VENV / "bin" / "python")
     store = f"sqlite:///{work / 'mlflow.db'}"
     version = subprocess.run(

@@ -37,6 +37,8 @@ def test_first_run_writes_run_record(trained_repo: Path) -> None:
     assert record["data"]["lock"]["process@raw"]["outs"]["data/processed/raw"].endswith(".dir")
     env = json.loads((trained_repo / "build" / "env.json").read_text())
     assert record["environment"]["fingerprint"] == env["fingerprint"]
+    lock = hashlib.sha256((trained_repo / "requirements.lock").read_bytes()).hexdigest()
+    assert record["environment"]["lock_sha256"] == env["lock_sha256"] == lock
     assert env["docker"]["status"] in {"unavailable", "built"}
     assert record["seed"] == 7 and record["training"]["global_step"] == record["params"]["trainer"]["max_steps"]
     assert set(record["metrics"]) >= {"train_loss", "val_loss", "val_acc"}
@@ -70,6 +72,15 @@ def test_train_param_change_reruns_only_train_and_revert_hits_run_cache(trained_
     assert "Stage 'train' is cached - skipping run, checking out outputs" in out
     assert "Running stage" not in out
     _assert_same_weights(_weights(trained_copy), original)
+
+
+def test_changing_the_lock_reruns_build_and_records_the_new_digest(trained_copy: Path) -> None:
+    lock = trained_copy / "requirements.lock"
+    lock.write_text(lock.read_text() + "# relocked\n")
+    out = run_cli(trained_copy, "run").stdout
+    assert "Running stage 'build'" in out
+    record = json.loads((trained_copy / "run.json").read_text())
+    assert record["environment"]["lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
 
 
 def test_adding_a_dataset_adds_exactly_one_process_task(trained_copy: Path) -> None:

@@ -48,10 +48,9 @@ class LabelStudioServer:
 
 
 def ensure_venv() -> Path:
-    exe = VENV / "bin" / "label-studio"
-    if not exe.exists():
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "label-studio-venv.sh")], check=True, timeout=1800)
-    return exe
+    """The venv from locks/labelstudio.txt; the script returns at once when the venv matches the lock."""
+    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "label-studio-venv.sh")], check=True, timeout=1800)
+    return VENV / "bin" / "label-studio"
 
 
 def _start(data_dir: Path, document_root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -48,6 +48,12 @@ def docker_image(dockerfile: Path | None, context: Path) -> dict[str, Any]:
     return {"status": "built", "image_id": built.stdout.strip(), "server": probe.stdout.strip()}
 
 
+def lock_sha256(lock_files: list[Path]) -> str | None:
+    """The digest of the experiment's package lock (``requirements.lock``): rebuild the environment from it."""
+    locks = [p for p in lock_files if p.suffix == ".lock" and p.is_file()]
+    return _sha256(b"".join(p.read_bytes() for p in locks)) if locks else None
+
+
 def environment(lock_files: list[Path], dockerfile: Path | None = None, context: Path = Path(".")) -> dict[str, Any]:
     import torch
 
@@ -58,6 +64,7 @@ def environment(lock_files: list[Path], dockerfile: Path | None = None, context:
         "executable": sys.executable,
         "system": f"{platform.system()} {platform.machine()}",
         "lock_files": {str(p): _sha256(p.read_bytes()) for p in lock_files if p.is_file()},
+        "lock_sha256": lock_sha256(lock_files),
         "packages_sha256": _sha256("\n".join(packages).encode()),
         "package_count": len(packages),
         "torch": torch.__version__,

@@ -146,7 +146,11 @@ def build_record(repo: Path, spec: Any, result: Any, clock: RunClock) -> dict[st
         "params_sha256": params_sha256(repo),
         "params": spec.to_params(),
         "data": {"lock": lock_hashes(repo), "sources": dataset_sources(repo / "data" / "processed")},
-        "environment": {"fingerprint": env.get("fingerprint"), "docker": env.get("docker")},
+        "environment": {
+            "fingerprint": env.get("fingerprint"),
+            "lock_sha256": env.get("lock_sha256"),
+            "docker": env.get("docker"),
+        },
         "versions": versions(),
         "hardware": hardware(getattr(result, "accelerator", None)),
         "seed": spec.seed,

@@ -4,4 +4,4 @@ from pathlib import Path
 
 from toolkit.experiment.fingerprint import write_environment
 
-write_environment(Path("build/env.json"), lock_files=[Path("requirements.txt")], dockerfile=Path("Dockerfile"))
+write_environment(Path("build/env.json"), lock_files=[Path("requirements.txt"), Path("requirements.lock")], dockerfile=Path("Dockerfile"))
