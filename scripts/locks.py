@@ -11,7 +11,8 @@ Every environment this repo installs comes from a committed, hash-pinned lock un
 pyproject.toml keeps version *ranges* for people who install the package into their own environment; the locks
 pin exact versions for this repo's environments and CI. Usage:
 
-    python scripts/locks.py compile        # relock everything (uv pip compile; needs uv, in the dev lock)
+    python scripts/locks.py compile        # relock what changed, keeping other pins (uv pip compile; uv is in the lock)
+    python scripts/locks.py upgrade        # relock everything to the newest versions inside the ranges
     python scripts/locks.py check          # pyproject.toml and the locks agree; the template's copy is current
     python scripts/locks.py prune VENV_PYTHON LOCK   # uninstall what a venv holds beyond its lock
 """
@@ -110,9 +111,10 @@ def _uv() -> str:
     return found
 
 
-def compile_all(root: Path = ROOT) -> None:
-    """Relock every environment from scratch (newest versions within the declared ranges)."""
-    common = ["pip", "compile", "--quiet", "--generate-hashes", "--python-version", "3.11", "--upgrade"]
+def compile_all(root: Path = ROOT, upgrade: bool = False) -> None:
+    """Relock every environment; existing pins are kept unless ``upgrade`` (then: newest inside the ranges)."""
+    common = ["pip", "compile", "--quiet", "--generate-hashes", "--python-version", "3.11"]
+    common += ["--upgrade"] if upgrade else []
     common += ["--find-links", FIND_LINKS, "--no-emit-find-links", "--custom-compile-command", "make lock"]
     jobs: list[tuple[list[str], str]] = [
         (["pyproject.toml", "--extra", "dev"], "locks/dev.txt"),
@@ -143,8 +145,8 @@ def extraneous(python: str, lock: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     try:
-        if command == "compile":
-            compile_all()
+        if command in ("compile", "upgrade"):
+            compile_all(upgrade=command == "upgrade")
         elif command == "check":
             problems = check()
             for problem in problems:

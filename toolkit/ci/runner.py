@@ -52,6 +52,7 @@ class JobResult:
     runs_on: Any = None
     error: str | None = None
     summary: str = ""
+    container: str | None = None  # the image a GitHub runner would start; the harness runs the steps here
 
     def step(self, step_id: str) -> StepResult:
         for s in self.steps:
@@ -95,6 +96,7 @@ class WorkflowRun:
                 k: {
                     "result": j.result,
                     "runs_on": j.runs_on,
+                    "container": j.container,
                     "outputs": j.outputs,
                     "error": j.error,
                     "steps": [
@@ -302,11 +304,8 @@ class Harness:
     def _run_job(
         self, wf: Workflow, job_id: str, job: dict[str, Any], scope: Scope, secrets: dict[str, str], full_id: str
     ) -> JobResult:
-        for unsupported in ("container", "services"):
-            if unsupported in job:
-                raise WorkflowError(
-                    f"job {job_id!r}: '{unsupported}' needs Docker, which the local harness does not use"
-                )
+        if "services" in job:
+            raise WorkflowError(f"job {job_id!r}: 'services' needs Docker, which the local harness does not use")
         if (job.get("strategy") or {}).get("matrix") is not None:
             raise WorkflowError(f"job {job_id!r}: matrix jobs are not supported by the local harness")
         contexts = {
@@ -328,6 +327,11 @@ class Harness:
         runs_on = render(job.get("runs-on"), escope)
         name = render_str(job.get("name") or job_id, escope)
         self.log(f"── job {full_id} (runs-on: {json.dumps(runs_on)})")
+        container = _container_image(job.get("container"), escope)
+        if container is not None:
+            # Starting the image needs a container engine on a GitHub-hosted runner; here the job's steps run on
+            # this machine, which should be what the image is (CI's image is the development machines' Debian).
+            self.log(f"   container {container!r} not started: the local harness runs the job's steps on this machine")
         defaults_run = {**(wf.defaults.get("run") or {}), **((job.get("defaults") or {}).get("run") or {})}
         frame = _Frame(contexts, _JobState(env), defaults_run, label=full_id)
         steps = job.get("steps") or []
@@ -343,7 +347,8 @@ class Harness:
         error = next((s.error for s in frame.results if s.conclusion == "failure" and s.error), None)
         result = "failure" if frame.status == "failure" else "success"
         self.log(f"── job {full_id}: {result}")
-        return JobResult(full_id, name, result, outputs, frame.results, runs_on, error, "".join(frame.state.summary))
+        summary = "".join(frame.state.summary)
+        return JobResult(full_id, name, result, outputs, frame.results, runs_on, error, summary, container)
 
     def _hash_files(self, patterns: list[str]) -> str:
         digest = hashlib.sha256()
@@ -512,3 +517,11 @@ def run_workflow(path: Path, job: str | None = None, options: RunOptions | None 
     """Run `job` (and the jobs it needs) of the workflow at `path`; every job when `job` is None."""
     opts = options or RunOptions(workspace=Path.cwd())
     return Harness(opts).run(Path(path), job)
+
+
+def _container_image(spec: Any, scope: Scope) -> str | None:
+    """``container: IMAGE`` or ``container: {image: IMAGE, ...}``, rendered; None when the job has none."""
+    if spec is None:
+        return None
+    image = spec.get("image") if isinstance(spec, dict) else spec
+    return render_str(str(image), scope) if image else None

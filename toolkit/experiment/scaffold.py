@@ -12,7 +12,16 @@ from typing import Any
 from toolkit.errors import ConflictError, ExternalToolError, UserError
 from toolkit.experiment.compose import compose
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "experiment"
+
+def _template_dir() -> Path:
+    """The copier template: ``templates/experiment`` in a checkout, ``toolkit/templates`` in an installed wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "templates" / "experiment"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parents[1] / "templates" / "experiment"
+
+
+TEMPLATE = _template_dir()
 
 
 def _dataset_name(text: str) -> str:
