@@ -118,7 +118,8 @@ def compile_all(root: Path = ROOT, upgrade: bool = False) -> None:
     common += ["--find-links", FIND_LINKS, "--no-emit-find-links", "--custom-compile-command", "make lock"]
     jobs: list[tuple[list[str], str]] = [
         (["pyproject.toml", "--extra", "dev"], "locks/dev.txt"),
-        (["pyproject.toml"], "locks/runtime.txt"),
+        # Runtime pins are the dev pins (a subset): an experiment's image and this repo's .venv agree.
+        (["pyproject.toml", "--constraint", "locks/dev.txt"], "locks/runtime.txt"),
         (["locks/labelstudio.in"], "locks/labelstudio.txt"),
         (["locks/bench.in"], "locks/bench.txt"),
     ]

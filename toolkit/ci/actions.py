@@ -21,6 +21,7 @@ from toolkit.errors import WorkflowError
 class BuiltinContext:
     workspace: Path
     temp: Path
+    python: Path | None = None  # the runner's interpreter (RunOptions.python); None: the harness's own
 
 
 Builtin = Callable[[BuiltinContext, dict[str, str]], dict[str, str]]
@@ -33,10 +34,19 @@ def _checkout(ctx: BuiltinContext, with_: dict[str, str]) -> dict[str, str]:
 
 def _setup_python(ctx: BuiltinContext, with_: dict[str, str]) -> dict[str, str]:
     import platform
+    import subprocess
     import sys
 
-    # The harness put this interpreter's directory first on PATH.
-    return {"python-version": platform.python_version(), "python-path": sys.executable}
+    # The harness put the runner's interpreter directory first on PATH.
+    if ctx.python is None:
+        return {"python-version": platform.python_version(), "python-path": sys.executable}
+    version = subprocess.run(
+        [str(ctx.python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return {"python-version": version, "python-path": str(ctx.python)}
 
 
 def _artifact_dir(ctx: BuiltinContext, name: str) -> Path:

@@ -38,6 +38,8 @@ class RunOptions:
     temp_dir: Path | None = None
     log: Callable[[str], None] | None = None
     check_triggers: bool = True
+    # The interpreter actions/setup-python stands for (its directory goes first on PATH); default: this one.
+    python: Path | None = None
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -45,6 +47,8 @@ class RunOptions:
         self.workspace = self.workspace.resolve()
         if not self.workspace.is_dir():
             raise WorkflowError(f"workspace {self.workspace} is not a directory")
+        if self.python is not None and not Path(self.python).is_file():
+            raise WorkflowError(f"python {self.python}: no such interpreter")
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,18 @@ def runner_context(temp: Path) -> dict[str, Any]:
     return {"os": "Linux", "arch": "X64", "name": "pitlane-local", "temp": str(temp), "tool_cache": str(temp)}
 
 
-def base_environment(github: dict[str, Any], runner: dict[str, Any]) -> dict[str, str]:
+def runner_python(options: RunOptions) -> Path:
+    """The runner's Python: ``--python`` when given, else the interpreter running the harness."""
+    return Path(options.python) if options.python is not None else Path(sys.executable)
+
+
+def base_environment(github: dict[str, Any], runner: dict[str, Any], python: Path | None = None) -> dict[str, str]:
     """The variables a GitHub runner sets for every step."""
     env = dict(os.environ)
-    # Steps find the interpreter running the harness first, as actions/setup-python would arrange.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # Steps find the runner's interpreter first, as actions/setup-python would arrange. Its directory is not
+    # resolved: a venv's bin/python is a symlink, and the venv is what must come first.
+    interpreter = python if python is not None else Path(sys.executable)
+    env["PATH"] = os.pathsep.join([str(interpreter.parent), env.get("PATH", "")])
     env.update(
         {
             "CI": "true",

@@ -24,6 +24,7 @@ from toolkit.ci.context import (
     github_context,
     resolve_ref,
     runner_context,
+    runner_python,
 )
 from toolkit.ci.expressions import ExpressionError, Scope, condition, render, render_str, to_str, truthy
 from toolkit.ci.shell import run_script
@@ -180,7 +181,7 @@ class Harness:
         event_file = self.temp / "event.json"
         event_file.write_text(json.dumps(github["event"]))
         self.runner = runner_context(self.temp)
-        self.base_env = base_environment(github, self.runner)
+        self.base_env = base_environment(github, self.runner, runner_python(self.options))
         self.base_env["GITHUB_EVENT_PATH"] = str(event_file)
         spec_inputs = wf.call_spec.get("inputs") or (wf.on.get("workflow_dispatch") or {}).get("inputs") or {}
         inputs = self._coerce_inputs(wf, spec_inputs, self.options.inputs, github)
@@ -455,7 +456,8 @@ class Harness:
         with_ = {k: render_str(v, scope) for k, v in (step.get("with") or {}).items()}
         if isinstance(resolved, actions.BuiltinAction):
             try:
-                outputs = resolved.fn(actions.BuiltinContext(self.options.workspace, self.temp), with_)
+                builtin = actions.BuiltinContext(self.options.workspace, self.temp, self.options.python)
+                outputs = resolved.fn(builtin, with_)
             except WorkflowError as exc:
                 return "failure", {}, [], str(exc)
             return "success", outputs, [], None

@@ -52,6 +52,9 @@ def run_cmd(
     variables: list[str] = typer.Option([], "--var", help="Configuration variable KEY=VALUE (the `vars` context)."),
     repos: list[str] = typer.Option([], "--repo", help="OWNER/REPO=PATH: where remote `uses:` resolve."),
     workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Repository to run in."),
+    python: Path | None = typer.Option(
+        None, "--python", help="The runner's Python (what actions/setup-python provides); default: pitlane's own."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the run's result as JSON."),
 ) -> None:
     """Run WORKFLOW's JOB on this machine with a GitHub-like environment."""
@@ -68,6 +71,7 @@ def run_cmd(
         secrets=_pairs(secrets, "--secret", from_env=True),
         vars=_pairs(variables, "--var"),
         repos=repo_map,
+        python=python.absolute() if python is not None else None,
         # Step output goes to stderr, so --json keeps stdout to one document.
         log=lambda line: output.err_console.print(line, markup=False, highlight=False),
     )

@@ -28,11 +28,24 @@ def init(
     seed: int = typer.Option(42, "--seed", help="Random seed."),
     max_steps: int = typer.Option(60, "--max-steps", help="Training steps."),
     gpus: int = typer.Option(0, "--gpus", help="GPUs the train stage requests."),
+    pitlane_install: str | None = typer.Option(
+        None,
+        "--pitlane-install",
+        help="pip requirement CI installs Pitlane from, e.g. 'pitlane @ git+https://github.com/ORG/pitlane.git@v1.2.0'.",
+    ),
 ) -> None:
     """Create an experiment repo from the template: conf/, dvc.yaml, src/, git + dvc initialised."""
     from toolkit.experiment.scaffold import init_experiment
 
-    repo = init_experiment(path, data=data, name=name, seed=seed, max_steps=max_steps, train_gpus=gpus)
+    repo = init_experiment(
+        path,
+        data=data,
+        name=name,
+        seed=seed,
+        max_steps=max_steps,
+        train_gpus=gpus,
+        pitlane_install=pitlane_install,
+    )
     output.info(f"created experiment repo {repo} (first commit done); next: cd {path} && pitlane run")
 
 

@@ -62,8 +62,13 @@ def init_experiment(
     max_steps: int = 60,
     train_gpus: int = 0,
     template: Path | None = None,
+    pitlane_install: str | None = None,
 ) -> Path:
-    """Create an experiment repo at ``path``; returns its absolute path."""
+    """Create an experiment repo at ``path``; returns its absolute path.
+
+    ``pitlane_install`` is the pip requirement CI and the build image install Pitlane from (the template's
+    default is a Git URL of ``pitlane_repo`` at ``pitlane_ref``).
+    """
     from copier import run_copy
 
     target = Path(path).expanduser().resolve()
@@ -78,6 +83,8 @@ def init_experiment(
         "max_steps": max_steps,
         "train_gpus": train_gpus,
     }
+    if pitlane_install is not None:
+        answers["pitlane_install"] = pitlane_install
     datasets = parse_data_args(data, Path.cwd())
     if datasets:
         answers["datasets"] = datasets
