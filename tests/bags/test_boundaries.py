@@ -105,4 +105,3 @@ def test_time_range_rule() -> None:
         resolve_range(7, 6, 0, 10)
     with pytest.raises(SliceRangeError, match="outside the bag"):
         resolve_range(11, None, 0, 10)
-

@@ -108,6 +108,13 @@ def parse_time_bound(text: str | int | datetime, bag_start_ns: int, bag_end_ns: 
     )
 
 
+def format_ns(t: int) -> str:
+    """``2015-05-21T19:11:38.025043042Z``: a stamp as UTC ISO 8601, every nanosecond kept."""
+    sec, frac = divmod(t, 1_000_000_000)
+    day = datetime.fromtimestamp(sec, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{day}.{frac:09d}Z"
+
+
 def _offset_ns(body: str) -> int | None:
     if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", body):
         return round(float(body) * 1e9)

@@ -238,6 +238,11 @@ def slice_cmd(
         for sc in made:
             if sc.summary.format != BagFormat.ROS2_SQLITE3:
                 info(f"note: {sc.path} is {sc.summary.format.value}; --split-size splits only rosbag2 sqlite3 slices")
+    for sc in made:
+        left_out = (sc.lineage or {}).get("left_out") or {}
+        if left_out:  # on stderr, also with --json: nothing is dropped without a word
+            reasons = "; ".join(sorted(set(left_out.values())))
+            info(f"note: {sc.path} leaves out {', '.join(sorted(left_out))} ({reasons})")
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
     else:
@@ -257,8 +262,19 @@ def lineage_cmd(
         print_json(chain)
         return
     for depth, step in enumerate(chain):
-        rng = f" [{step.get('start') or '…'} .. {step.get('end') or '…'}]" if depth else ""
+        # The range belongs to the slice that was cut with it (the step with a lineage), not its source.
+        rng = f" {_range_text(step.get('start'), step.get('end'))}" if step.get("lineage") else ""
         info(f"{'  ' * depth}{'<- ' if depth else ''}{step['path']}{rng}")
+
+
+def _range_text(start: object, end: object) -> str:
+    """``[ISO .. ISO]`` to the nanosecond, both ends inclusive (the one boundary rule)."""
+    from toolkit.bags.timebounds import format_ns
+
+    def one(value: object) -> str:
+        return format_ns(value) if isinstance(value, int) else "?"
+
+    return f"[{one(start)} .. {one(end)}]"
 
 
 def _add_bags_info_command() -> None:
