@@ -13,6 +13,7 @@ counts. Hypothesis runs derandomized, so CI sees the same cases every time.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcap.writer import CompressionType
@@ -119,7 +119,7 @@ def _bounds(kind: str, stamps: list[int], data: st.DataObject) -> tuple[int | No
         return hi_t, None
     if kind == "empty":
         distinct = sorted(set(stamps))
-        gaps = [(a + 1, b - 1) for a, b in zip(distinct, distinct[1:], strict=False) if b - a > 1]
+        gaps = [(a + 1, b - 1) for a, b in itertools.pairwise(distinct) if b - a > 1]
         return gaps[0] if gaps else (hi_t + 1, hi_t + 10)
     lo = data.draw(st.integers(lo_t - 3, hi_t + 3), label="lo")
     return lo, data.draw(st.integers(lo, hi_t + 3), label="hi")
