@@ -92,3 +92,14 @@ def test_readme_tour_slice_to_mcap_then_dataset_from_search(tmp_path: Path, monk
     direct = mf.read(data.root / "datasets" / "direct")
     assert not cams.skipped and len(cams.frames) == len(direct.frames) == 6
     assert _frames(data.root / "datasets" / "cams", cams) == _frames(data.root / "datasets" / "direct", direct)
+
+
+@pytest.mark.parametrize("bag", [RAW, COMPRESSED], ids=["raw", "compressed"])
+def test_bag_page_thumbnails_of_a_ros1_profile_mcap_match_its_ros1_source(tmp_path: Path, bag: Path) -> None:
+    from toolkit.data.thumbnails import thumbnail_png
+
+    foreign = _foreign_ros1_mcap(bag, tmp_path / "foreign.mcap")
+    topics = [t.name for t in index(bag, hashes=False).topics]
+    assert topics and [t.name for t in index(foreign, hashes=False).topics] == topics
+    for topic in topics:
+        assert thumbnail_png(foreign, topic) == thumbnail_png(bag, topic)
