@@ -158,8 +158,8 @@ def _describe(rng: TimeRange) -> str:
 
 def _written_range(out: Path, rng: TimeRange, bag_start: int, bag_end: int) -> tuple[int, int]:
     """The range to record: each given bound, and for an open side the bag's own start or end, widened
-    to the output's first or last message where an index claimed less (writers have put a later
-    start than their first message in MCAP statistics)."""
+    to the output's first or last message where the source's index claimed less (an index can misstate
+    them, e.g. MCAP statistics with a start later than the first message)."""
     lo, hi = rng.lo, rng.hi
     if lo is None or hi is None:
         written = index(out, hashes=False, gnss=False)

@@ -207,8 +207,12 @@ def show_cmd(
 def slice_cmd(
     bag: str = typer.Argument(None, help="Bag path or id (or use --from-search)."),
     out: Path = typer.Option(..., "--output", "-o", help="Output bag (or directory with --from-search)."),
-    start: str | None = typer.Option(None, "--start", help="Start: seconds from bag start, or an ISO time."),
-    end: str | None = typer.Option(None, "--end", help="End: seconds from bag start, or an ISO time."),
+    start: str | None = typer.Option(
+        None, "--start", help="Start, inclusive: seconds from bag start, an ISO time or epoch ns (default: none)."
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="End, inclusive: seconds from bag start, -5s from its end, an ISO time (default: none)."
+    ),
     topics: list[str] = typer.Option([], "--topics", "-t", help="Topic glob (repeatable); default all."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="ros1, ros2 or mcap (default: the source's)."),
     from_search: str | None = typer.Option(None, "--from-search", help="Slice every bag this query matches."),
