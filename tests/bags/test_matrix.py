@@ -2,7 +2,8 @@
 
 Generated bags carry adversarial timing (a message at t=0, many messages on one stamp, chunks
 written out of time order, empty topics, a single message) in ROS 1 (none/bz2/lz4 chunks), rosbag2
-sqlite3, rosbag2 MCAP storage and plain MCAP (ros1 and cdr profiles, none/lz4/zstd chunks).
+sqlite3 (plain and zstd-compressed messages), rosbag2 MCAP storage and plain MCAP (ros1 and cdr
+profiles, none/lz4/zstd chunks).
 Each is sliced into ROS 1, rosbag2 sqlite3 and MCAP over a full, empty, first-stamp-only,
 last-stamp-only and random range with a drawn topic glob. The output must hold exactly what a plain
 full read of the source (tests/bags/truth.py, the reference libraries) selects under the boundary
@@ -28,6 +29,7 @@ from mcap.writer import Writer as McapWriter
 from rosbags.rosbag1 import Writer as Ros1Writer
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Ros2Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from tests.bags.truth import full_read
@@ -46,7 +48,7 @@ TOPICS = ("/cam/front", "/cam/rear", "/imu")
 EMPTY_TOPIC = "/empty"
 # None (all topics) is drawn most; a glob may match only the empty topic, or nothing at all.
 GLOBS = (None, None, None, "/cam/*", "/imu", "/cam/front", "/*r*", "/*", EMPTY_TOPIC, "/nothing*")
-SOURCES = ("ros1", "ros2", "ros2-mcap", "mcap-ros1", "mcap-cdr")
+SOURCES = ("ros1", "ros2", "ros2-zstd", "ros2-mcap", "mcap-ros1", "mcap-cdr")
 OUTPUTS = (("ros1", "out.bag"), ("ros2", "out"), ("mcap", "out.mcap"))
 RANGES = ("full", "empty", "first", "last", "random")
 # Few distinct stamps make ties likely; 0 and the ROS 1 maximum second are always candidates.
@@ -83,10 +85,13 @@ def write_source(kind: str, path: Path, msgs: list[Gen], topics: list[str], comp
             for m in msgs:
                 w1.write(c1[m.topic], m.t, _payload(m.n, "ros1"))
         return out
-    if kind in ("ros2", "ros2-mcap"):
+    if kind in ("ros2", "ros2-mcap", "ros2-zstd"):
         out = path / "src"
         plugin = StoragePlugin.MCAP if kind == "ros2-mcap" else StoragePlugin.SQLITE3
-        with Ros2Writer(out, version=Ros2Writer.VERSION_LATEST, storage_plugin=plugin) as w2:
+        w2 = Ros2Writer(out, version=Ros2Writer.VERSION_LATEST, storage_plugin=plugin)
+        if kind == "ros2-zstd":  # rosbag2 per-message zstd compression
+            w2.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+        with w2:
             c2 = {t: w2.add_connection(t, MSGTYPE, msgdef=ROS2_DEF, rihs01=RIHS01) for t in topics}
             for m in msgs:
                 w2.write(c2[m.topic], m.t, _payload(m.n, "cdr"))
@@ -194,7 +199,7 @@ def bags(draw: st.DrawFn) -> tuple[str, list[Gen], list[str], str, int]:
     return kind, msgs, topics, compression, chunk
 
 
-MATRIX_EXAMPLES = 50  # x 3 outputs x 5 ranges = 750 slices
+MATRIX_EXAMPLES = 54  # x 3 outputs x 5 ranges = 810 slices
 
 
 def test_every_output_holds_exactly_what_a_full_read_selects() -> None:
