@@ -75,8 +75,8 @@ def slice_bag(
     Bounds take absolute ns, ISO datetimes or offsets (see ``parse_time_bound``); a missing bound is
     open, so no bounds copy the whole bag whatever its index says its start and end are.
     Topics the output format cannot hold are left out and named in ``left_out`` (an error when no
-    topic is left). *source_md5* skips
-    re-hashing the source when the caller already knows it (e.g. from the data repo's .dvc file).
+    topic is left). *source_md5* skips re-hashing the source when the caller already knows it (e.g.
+    from the data repo's .dvc file).
     A rosbag2 sqlite3 slice of a sqlite3 bag larger than *split_bytes* (default 256 MiB; 0: never)
     is written as a split bag whose files are written in parallel.
     """
@@ -194,7 +194,8 @@ def _representable(
         names = ", ".join(sorted(left_out))
         raise BagError(f"no selected topic can be written as {target.value}: {names} ({next(iter(left_out.values()))})")
     kept_topics = {c.topic for c in kept}
-    return kept, {t: r for t, r in sorted(left_out.items()) if t not in kept_topics}
+    # A topic recorded with several types (ROS 1 allows it) may lose only some of its connections.
+    return kept, {t: f"{r} (its other types are kept)" if t in kept_topics else r for t, r in sorted(left_out.items())}
 
 
 def _reason(conn: BagConnection, encoding: str) -> str:
