@@ -103,3 +103,19 @@ def test_bag_page_thumbnails_of_a_ros1_profile_mcap_match_its_ros1_source(tmp_pa
     assert topics and [t.name for t in index(foreign, hashes=False).topics] == topics
     for topic in topics:
         assert thumbnail_png(foreign, topic) == thumbnail_png(bag, topic)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("ros2", ""), ("mcap", ".mcap")], ids=["ros2-sqlite3", "mcap-file"])
+def test_slices_in_other_formats_give_the_same_frames(repo: Path, tmp_path: Path, fmt: str, suffix: str) -> None:
+    from toolkit.bags import slice_bag
+
+    sources = [RAW, COMPRESSED, LIDAR]
+    slices = []
+    for bag in sources:
+        out = tmp_path / f"{bag.stem}{suffix}"
+        slice_bag(bag, out, fmt=fmt)  # ros2: converted to CDR; mcap: ROS 1 bytes kept
+        slices.append(out)
+    m1, _, d1 = create_dataset("sources", sources, repo=repo, workers=1)
+    m2, _, d2 = create_dataset("slices", slices, repo=repo, workers=1)
+    assert not m2.skipped and len(m2.frames) == len(m1.frames) == 13
+    assert _frames(d2, m2) == _frames(d1, m1)
