@@ -3,8 +3,8 @@
 Inside a bag, messages are read in time order by ``toolkit.bags.read.BagReader``
 (the mcap library for MCAP, so ROS 1-profile MCAP files, ours and others', read
 like any other bag) and deserialized by rosbags' ROS 1 / CDR codecs with each
-connection's own definition (``toolkit.bags.types``); PNG encoding and file writes run on a small thread pool
-(OpenCV and file I/O release the GIL). Sampling (``every``) is decided from
+connection's own definition (``toolkit.bags.types``), while PNG encoding and
+file writes run on a small thread pool (OpenCV and file I/O release the GIL). Sampling (``every``) is decided from
 the bag timestamp before deserializing, so skipped messages cost nothing.
 """
 
@@ -218,8 +218,8 @@ def extract_bag(job: BagJob) -> BagResult:
     key = quick_key(job.bag)
     result = BagResult(bag=str(job.bag), md5="", split="train")
     frames_root = job.dataset_dir / FRAMES_DIR
-    reader_cm = BagReader(job.bag)
     try:
+        reader_cm = BagReader(job.bag)
         reader = reader_cm.__enter__()
     except BagError:
         raise
