@@ -165,7 +165,7 @@ def search_cmd(
                 (
                     r.path,
                     r.format,
-                    r.start or "-",
+                    r.start if r.start is not None else "-",
                     f"{r.duration_s:.1f}s",
                     r.messages,
                     len(r.topics),
@@ -193,7 +193,8 @@ def show_cmd(
         return
     s = sc.summary
     info(f"{sc.path}  id {sc.id}  {s.format.value}  {s.size_bytes} bytes  {s.message_count} messages")
-    info(f"start {s.start_iso or '-'}  duration {s.duration_s:.3f}s  compression {s.compression}")
+    start = s.start_iso if s.start_iso is not None else "-"
+    info(f"start {start}  duration {s.duration_s:.3f}s  compression {s.compression}")
     if sc.all_tags():
         info("tags: " + " ".join(f"{k}={v}" for k, v in sc.all_tags().items()))
     print_table(
