@@ -137,7 +137,9 @@ def test_an_experiment_repo_installs_pitlane_from_its_pinned_git_source(dogfood:
         [*_as_user(UNPRIVILEGED), str(runner / "bin" / "pip"), "uninstall", "-q", "-y", "pitlane"], check=True
     )
     assert not (runner / "bin" / "pitlane").exists()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=dogfood.clone, capture_output=True, text=True).stdout
+    # The clone belongs to the unprivileged user: git would call it dubious for us.
+    rev_parse = ["git", "-c", "safe.directory=*", "rev-parse", "HEAD"]
+    commit = subprocess.run(rev_parse, cwd=dogfood.clone, capture_output=True, text=True, check=True).stdout
     source = f"pitlane @ git+file://{dogfood.clone}@{commit.strip()}"
     raw = ROOT / "tests" / "fixtures" / "bags" / "sensors" / "spot_cameras_raw.bag"
     made = dogfood.run(
