@@ -30,6 +30,7 @@ from registry.api.routes import (
 from registry.core.config import API_PREFIX, Settings, get_settings
 from registry.core.db import Database
 from registry.core.migrate import upgrade
+from registry.core.policy import Policy
 from registry.services.access import ensure_user
 from toolkit import __version__
 
@@ -56,6 +57,7 @@ def create_app(
     app.state.db = db
     app.state.settings = settings
     app.state.embedded_user = embedded_user
+    app.state.policy = Policy.from_settings(settings, embedded=bool(embedded_user))
 
     from registry.web import pages
 

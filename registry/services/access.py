@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.config import DEFAULT_PROTECTED_CHANNELS
 from registry.core.security import ROLE_ACTIONS, Action, Principal, Role, parse_role
-from registry.models import ApiToken, Membership, Package, PackageGrant, Project, User, utcnow
+from registry.models import ApiToken, Membership, Package, PackageGrant, PackageVersion, Project, User, utcnow
 from registry.services.audit import record_audit
 from toolkit.errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 
@@ -25,7 +25,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def check_name(kind: str, name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UserError(f"invalid {kind} name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
     return name
 
@@ -163,6 +163,14 @@ def set_protected_channels(session: Session, actor: Principal, project: Project,
     authorize_project(actor, project, Action.access_manage)
     for ch in channels:
         check_name("channel", ch)
+    clash = session.execute(
+        select(Package.name, PackageVersion.version)
+        .join(PackageVersion, PackageVersion.package_id == Package.id)
+        .where(Package.project_id == project.id, PackageVersion.version.in_(channels))
+        .limit(1)
+    ).first()
+    if clash:
+        raise ConflictError(f"{clash[0]}@{clash[1]} is a version: a protected channel cannot take a version's name")
     before = list(project.protected_channels)
     project.protected_channels = sorted(set(channels))
     record_audit(

@@ -36,7 +36,7 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$")
 
 
 def _label(kind: str, value: str) -> str:
-    if not _LABEL_RE.match(value):
+    if not _LABEL_RE.fullmatch(value):
         raise UserError(f"invalid {kind} {value!r}: letters, digits and . _ : + - (start with a letter or digit)")
     return value
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from registry.api.errors import error_response
+from registry.core.policy import policy_of
 from registry.schemas_links import SyncReportOut, WebhookOut
 from registry.services.remotes import remotes_for_url
 from registry.sync import sync_remote
@@ -68,7 +69,9 @@ async def github(request: Request) -> Any:
     reports = []
     for remote_id in ids:
         try:
-            report = await run_in_threadpool(sync_remote, db, remote_id, request.app.state.settings.home)
+            report = await run_in_threadpool(
+                sync_remote, db, remote_id, request.app.state.settings.home, policy_of(request.app.state)
+            )
         except PitlaneError as exc:
             reports.append(
                 SyncReportOut(

@@ -1,0 +1,269 @@
+"""Issue 22, "a registry you can put on a network": one test (or more) per finding, named test_fNN_*.
+
+Each test failed on the code as the issue found it. The server under test is the
+ordinary non-embedded app; tests/conftest.py opts the temporary directories (and
+S3) into the allowed storage and remotes, as an admin would opt in a DVC remote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from registry.models import PackageFile
+from registry.services import packages as pkgs
+from tests.registry.conftest import Registry, file_entry, publish
+
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+PKG = "/api/v1/projects/perception/packages/detector"
+
+
+def _project(registry: Registry) -> None:
+    assert registry.admin.post("/api/v1/projects", json={"name": "perception"}).status_code == 201
+
+
+def _as(registry: Registry, name: str, role: str) -> httpx.Client:
+    return registry.client(registry.user(name, "perception", role))
+
+
+# --- 1: server files through file URLs ------------------------------------------------------
+SERVER_FILES = [
+    "/proc/self/environ",
+    "file:///etc/passwd",
+    "file:///etc/passwd#",
+    "file://localhost/etc/passwd",
+    "/etc/../etc/passwd",
+    "etc/passwd",
+    "../../etc/passwd",
+    "http://169.254.169.254/latest/meta-data",
+]
+
+
+@SQLITE
+def test_f01_publish_refuses_file_locations_outside_allowed_storage(registry: Registry, tmp_path: Path) -> None:
+    _project(registry)
+    dev = _as(registry, "dev", "developer")
+    viewer = _as(registry, "viewer", "viewer")
+    link = tmp_path / "innocent.bin"
+    link.symlink_to("/etc/passwd")  # inside an allowed directory, pointing out of it
+    for i, url in enumerate([*SERVER_FILES, str(link), f"file://{tmp_path}/../../etc/passwd"]):
+        r = publish(dev, "perception", "detector", f"v{i}", [file_entry("model.pt", b"x", url)])
+        assert r.status_code == 400, (url, r.status_code, r.text)
+        download = viewer.get(f"{PKG}/versions/v{i}/files/model.pt")
+        assert download.status_code in (401, 404), (url, download.status_code)
+        assert b"root:" not in download.content
+    inside = tmp_path / "model.pt"
+    inside.write_bytes(b"weights")
+    assert publish(dev, "perception", "detector", "ok", [file_entry("model.pt", b"weights", str(inside))]).is_success
+    assert viewer.get(f"{PKG}/versions/ok/files/model.pt").content == b"weights"
+
+
+@SQLITE
+def test_f01_download_refuses_stored_locations_outside_allowed_storage(registry: Registry, tmp_path: Path) -> None:
+    _project(registry)
+    blob = tmp_path / "model.pt"
+    blob.write_bytes(b"weights")
+    assert publish(registry.admin, "perception", "detector", "v1", [file_entry("model.pt", b"x", str(blob))]).is_success
+    with registry.db.transaction() as s:  # a row written before the allowlist (or straight into the database)
+        s.execute(update(PackageFile).values(url="/etc/passwd"))
+    r = registry.admin.get(f"{PKG}/versions/v1/files/model.pt")
+    assert r.status_code == 404 and b"root:" not in r.content
+
+
+@SQLITE
+def test_f01_sync_refuses_dvc_remote_outside_allowed_storage(tmp_path: Path, db_url: str) -> None:
+    from registry.core.db import Database
+    from registry.core.policy import Policy
+    from registry.services import access
+    from registry.sync import sync_remote
+    from tests.registry.test_sync import _remote, _versions
+    from tests.release.experiment import copy_experiment
+    from toolkit.release.release import release
+
+    db = Database(db_url)
+    with db.transaction() as s:
+        access.create_project(s, pkgs.system_principal("t"), "perception")
+    exp = copy_experiment(tmp_path)
+    rid = _remote(db, exp)
+    release("detector", "1.0.0", repo=exp.path)
+    # The tag's commit names a local DVC remote; this registry's admin allowed only one S3 bucket.
+    policy = Policy(storage=("s3://models/",), remotes=(f"file://{tmp_path.resolve()}/",))
+    report = sync_remote(db, rid, tmp_path / "home", policy)
+    assert report.versions == [] and len(report.errors) == 1
+    assert "outside the storage" in report.errors[0]
+    assert _versions(db) == {}
+    db.dispose()
+
+
+def test_f01_policy_canonical_forms() -> None:
+    from registry.core.policy import Policy
+
+    policy = Policy(storage=("file:///srv/dvc/", "s3://models/"))
+    assert policy.storage_allows("file:///srv/dvc/files/md5/ab/cdef")
+    assert policy.storage_allows("/srv/dvc/files/md5/ab/cdef")
+    assert policy.storage_allows("s3://models/files/md5/ab/cd")
+    for url in (
+        "file:///srv/dvc#/../../etc/passwd",
+        "/srv/dvc/../../etc/passwd",
+        "/srv/dvcx/secret",  # a sibling with the same prefix
+        "s3://models-other/x",
+        "s3://models/x?versionId=1",
+        "file:///srv/dvc/a\nb",
+        "file://evil.example/srv/dvc/a",
+    ):
+        assert not policy.storage_allows(url), url
+
+
+# --- 10: arbitrary fetches --------------------------------------------------------------------
+@SQLITE
+def test_f10_remotes_outside_allowed_remotes_are_refused(registry: Registry) -> None:
+    _project(registry)
+    for url in ("/srv/git/secret.git", "file:///etc", "git://internal.example/x", "file:///tmp/../etc"):
+        r = registry.admin.post("/api/v1/projects/perception/remotes", json={"url": url})
+        assert r.status_code == 400, (url, r.text)
+    r = registry.admin.post("/api/v1/projects/perception/remotes", json={"url": "https://git.example/acme/exp.git"})
+    assert r.status_code == 201, r.text
+
+
+@SQLITE
+def test_f10_experiment_repos_outside_allowed_remotes_are_refused(registry: Registry) -> None:
+    _project(registry)
+    for url in ("/srv/git/secret.git", "file:///root/.ssh", "--upload-pack=touch /tmp/pwned"):
+        body = {"project": "perception", "name": "exp", "repo_url": url}
+        r = registry.admin.post("/api/v1/experiments", json=body)
+        assert r.status_code == 400, (url, r.text)
+
+
+def test_f10_dataset_repos_named_by_tags_are_fetched_only_when_allowed(tmp_path: Path) -> None:
+    import pygit2
+
+    from registry.core.policy import Policy
+    from registry.sync import _Context
+
+    data = tmp_path / "data.git"
+    pygit2.init_repository(str(data), bare=True)
+    repo = pygit2.init_repository(str(tmp_path / "mirror.git"), bare=True)
+    home = tmp_path / "home"
+    ctx = _Context(repo, "perception", home, Policy(remotes=("https://",)))
+    assert ctx.dataset_sidecars({"repo": str(data), "commit": "0" * 40, "path": "slices"}) == []
+    assert not (home / "mirrors").exists() or not any((home / "mirrors").glob("data-*.git"))
+
+
+# --- 12: file paths a client would write ----------------------------------------------------
+@SQLITE
+def test_f12_server_refuses_colliding_file_paths(registry: Registry) -> None:
+    _project(registry)
+    files = [file_entry("a", b"1"), file_entry("a/b", b"2")]
+    r = publish(registry.admin, "perception", "detector", "v1", files)
+    assert r.status_code == 400 and "collides" in r.text
+    for bad in ("a\\..\\b", "a/\x01b"):
+        assert publish(registry.admin, "perception", "detector", "v2", [file_entry(bad, b"1")]).status_code == 400
+
+
+def test_f12_client_refuses_unsafe_server_paths(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from toolkit.client import RegistryClient
+    from toolkit.errors import IntegrityError
+
+    evil = FastAPI()
+    victim = tmp_path / "victim.txt"
+
+    @evil.get("/api/v1/resolve")
+    def resolve() -> dict[str, object]:
+        return {
+            "project": "p",
+            "package": "n",
+            "version": "v1",
+            "content_hash": "0" * 64,
+            "commit": None,
+            "tag": None,
+            "manifest": {},
+            "created_at": "2026-12-07T00:00:00Z",
+            "created_by": "x",
+            "deprecated": False,
+            "deprecated_at": None,
+            "deprecated_by": None,
+            "deprecation_reason": None,
+            "files": [{"path": "../victim.txt", "md5": "0" * 32, "size": 1, "url": ""}],
+        }
+
+    @evil.get("/api/v1/projects/{p}/packages/{n}/versions/{v}/files/{path:path}")
+    def file(p: str, n: str, v: str, path: str) -> bytes:
+        return b"x"
+
+    for bad in ("../victim.txt", str(victim), "a//b", "./a"):
+        with pytest.raises(IntegrityError):
+            from toolkit.client import safe_relpath
+
+            safe_relpath(bad)
+    with RegistryClient(app=evil) as client, pytest.raises(IntegrityError, match="unsafe file path"):
+        client.pull("p/n@v1", tmp_path / "out" / "pkg")
+    assert not victim.exists()
+    assert not (tmp_path / "out" / "pkg").exists()
+
+
+# --- 2: versions shadowing channels -----------------------------------------------------------
+@SQLITE
+def test_f02_a_version_cannot_take_a_protected_or_existing_channel_name(registry: Registry) -> None:
+    _project(registry)
+    dev = _as(registry, "dev", "developer")
+    maint = _as(registry, "maint", "maintainer")
+    assert publish(dev, "perception", "detector", "v1").status_code == 201
+    assert maint.put(f"{PKG}/channels/production", json={"version": "v1"}).status_code == 200
+    assert dev.put(f"{PKG}/channels/staging", json={"version": "v1"}).status_code == 200
+    for name in ("production", "staging"):
+        r = publish(dev, "perception", "detector", name)
+        assert r.status_code == 409, (name, r.text)
+    # A protected channel is never shadowed, even before it points anywhere.
+    assert publish(dev, "perception", "other", "production").status_code == 409
+    assert dev.get("/api/v1/resolve", params={"ref": "perception/detector@production"}).json()["version"] == "v1"
+    # ... and a channel cannot take a version's name.
+    assert dev.put(f"{PKG}/channels/v1", json={"version": "v1"}).status_code == 409
+    r = registry.admin.put("/api/v1/projects/perception/protected-channels", json={"channels": ["production", "v1"]})
+    assert r.status_code == 409
+
+
+@SQLITE
+def test_f02_old_rows_never_shadow_a_protected_channel(registry: Registry) -> None:
+    from registry.models import PackageVersion
+
+    _project(registry)
+    maint = _as(registry, "maint", "maintainer")
+    for v in ("v1", "v2"):
+        assert publish(maint, "perception", "detector", v).status_code == 201
+    assert maint.put(f"{PKG}/channels/production", json={"version": "v1"}).status_code == 200
+    with registry.db.transaction() as s:  # a collision written before names were checked
+        s.execute(update(PackageVersion).where(PackageVersion.version == "v2").values(version="production"))
+    for ref in ("perception/detector@production", "detector@production"):
+        assert maint.get("/api/v1/resolve", params={"ref": ref}).json()["version"] == "v1"
+    with registry.db.transaction(write=False) as s:
+        assert pkgs.resolve(s, pkgs.system_principal(), "detector@production").version == "v1"
+
+
+# --- 7: names ending in a newline ------------------------------------------------------------
+@SQLITE
+def test_f07_names_ending_in_a_newline_are_refused(registry: Registry) -> None:
+    admin = registry.admin
+    assert admin.post("/api/v1/projects", json={"name": "perception\n"}).status_code == 400
+    _project(registry)
+    assert admin.post("/api/v1/users", json={"name": "bob\n"}).status_code == 400
+    assert publish(admin, "perception", "detector%0A", "v1").status_code == 400
+    assert publish(admin, "perception", "detector", "v1\n").status_code == 400
+    assert publish(admin, "perception", "detector", "v1").status_code == 201
+    assert admin.put(f"{PKG}/channels/production%0A", json={"version": "v1"}).status_code == 400
+    files = [{"path": "m.pt", "md5": "0" * 32 + "\n", "size": 1, "url": ""}]
+    assert publish(admin, "perception", "detector", "v3", files).status_code in (400, 422)
+
+
+def test_f07_release_grammar_and_refs_use_full_matches() -> None:
+    from toolkit.release.grammar import parse_tag
+
+    assert parse_tag("detector@v1.0.0\n") is None
+    assert parse_tag("detector#production#1\n") is None
+    with pytest.raises(Exception, match="invalid"):
+        pkgs.check_version("v1\n")
