@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from registry.core.security import Action, Principal, Role, new_token, parse_scopes, token_matches, token_prefix
+from registry.core.security import (
+    ROLE_ACTIONS,
+    Action,
+    Principal,
+    Role,
+    new_token,
+    parse_scopes,
+    token_matches,
+    token_prefix,
+)
 from registry.models import ApiToken, Membership, Project, User, utcnow
 from registry.services.access import (
     authorize_project,
@@ -45,7 +54,7 @@ def _insert(
     name: str,
     project: Project | None,
     scopes: list[str] | None,
-    expires_days: int | None,
+    expires_at: datetime | None,
 ) -> NewToken:
     token, prefix, digest = new_token()
     row = ApiToken(
@@ -55,7 +64,7 @@ def _insert(
         user_id=user.id,
         project_id=project.id if project else None,
         scopes=scopes,
-        expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -104,10 +113,27 @@ def create_token(
         clean_scopes = parse_scopes(scopes) if scopes is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    # A new token's rights are a subset of the creating token's: scopes, project and expiry.
+    if actor.scopes is not None:
+        if clean_scopes is None:
+            clean_scopes = sorted(actor.scopes)
+        beyond = sorted(set(clean_scopes) - actor.scopes)
+        if beyond:
+            raise PermissionDeniedError(f"this token cannot grant scopes it does not hold: {', '.join(beyond)}")
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    if actor.expires_at is not None and (expires_at is None or expires_at > actor.expires_at):
+        expires_at = actor.expires_at  # never outlives the token that made it
     if robot:
         if project is None or not clean_scopes:
             raise UserError("a robot token needs a project and at least one scope")
         authorize_project(actor, project, Action.access_manage)
+        role = actor.role_in(project.id)
+        held = {a.value for a in ROLE_ACTIONS[role]} if role else set()
+        beyond = sorted(set(clean_scopes) - held)
+        if beyond:
+            raise PermissionDeniedError(
+                f"a robot cannot get scopes beyond your role in {project.name}: {', '.join(beyond)}"
+            )
         user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
             user = ensure_user(session, name, kind="robot")
@@ -122,7 +148,7 @@ def create_token(
         user = get_user(session, actor.name)
         if project is not None:
             authorize_project(actor, project, Action.packages_read)
-    new = _insert(session, user, name, project, clean_scopes, expires_days)
+    new = _insert(session, user, name, project, clean_scopes, expires_at)
     record_audit(session, actor.actor, "token.create", f"token:{new.row.prefix}", None, _describe(new.row))
     return new
 
@@ -177,6 +203,7 @@ def authenticate(session: Session, token: str) -> Principal:
         token_project_id=token_project,
         scopes=frozenset(scopes) if scopes is not None else None,
         token_id=token_id,
+        expires_at=expires_at,
     )
 
 

@@ -25,10 +25,12 @@ from registry.core.security import ROLE_ACTIONS, ROLE_ORDER, Action, Principal, 
 from registry.services import access
 from registry.services import packages as svc
 from registry.services.tokens import authenticate
+from registry.web import safety
 from toolkit.errors import AuthenticationError, PermissionDeniedError, PitlaneError
 
 WEB = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(WEB / "templates"))
+safety.install(templates.env)
 router = APIRouter(include_in_schema=False)
 COOKIE_MAX_AGE = 12 * 3600
 

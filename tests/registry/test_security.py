@@ -267,3 +267,100 @@ def test_f07_release_grammar_and_refs_use_full_matches() -> None:
     assert parse_tag("detector#production#1\n") is None
     with pytest.raises(Exception, match="invalid"):
         pkgs.check_version("v1\n")
+
+
+# --- 5: stored XSS through URL fields --------------------------------------------------------
+@SQLITE
+def test_f05_url_fields_take_only_http_urls_and_pages_never_link_other_schemes(registry: Registry) -> None:
+    from registry.models_links import Evaluation
+
+    _project(registry)
+    dev = _as(registry, "dev", "developer")
+    assert publish(dev, "perception", "detector", "v1").status_code == 201
+    evaluation = {"suite": "sim", "passed": 1, "failed": 0, "total": 1, "verdict": "pass"}
+    for url in ("javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)", "data:text/html,x", " javascript:x", "//x"):
+        r = dev.post(f"{PKG}/versions/v1/evaluations", json={**evaluation, "ci_run_url": url})
+        assert r.status_code == 422, (url, r.text)
+    fw = {"name": "fw", "version": "1", "packages": ["perception/detector@v1"], "ci_run_url": "javascript:x"}
+    assert dev.post("/api/v1/projects/perception/firmware", json=fw).status_code == 422
+    ok = dev.post(f"{PKG}/versions/v1/evaluations", json={**evaluation, "ci_run_url": "https://ci.example/1"})
+    assert ok.status_code == 201
+    with registry.db.transaction() as s:  # a row stored before the check
+        s.execute(update(Evaluation).values(ci_run_url="javascript:alert(1)"))
+    page = dev.get("/trace", params={"subject": "package:perception/detector@v1"}, headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text[:300]
+    assert "javascript:" not in page.text.lower()
+
+
+# --- 3: token escalation ---------------------------------------------------------------------
+@SQLITE
+def test_f03_a_new_token_never_exceeds_the_token_that_creates_it(registry: Registry) -> None:
+    _project(registry)
+    padmin = registry.client(registry.user("padmin", "perception", "admin"))
+    r = padmin.post("/api/v1/tokens", json={"name": "ro", "scopes": ["packages:read"], "expires_days": 2})
+    assert r.status_code == 201, r.text
+    ro = registry.client(r.json()["token"])
+    # A read-only token minting an unscoped (or wider) token:
+    for body in ({"name": "wide"}, {"name": "w2", "scopes": ["packages:read", "packages:write"]}):
+        r = ro.post("/api/v1/tokens", json=body)
+        if r.status_code == 201:  # inherits exactly the creator's scopes and expiry
+            assert r.json()["scopes"] == ["packages:read"], r.json()
+            assert r.json()["expires_at"] is not None
+            assert publish(registry.client(r.json()["token"]), "perception", "detector", "v9").status_code == 403
+        else:
+            assert r.status_code == 403, r.text
+    # A robot may get no scope beyond the creator's token (nor its role).
+    robot = {"name": "ci", "robot": True, "project": "perception", "scopes": ["packages:write"]}
+    assert ro.post("/api/v1/tokens", json=robot).status_code in (403, 404)
+    dev = registry.client(registry.user("dev", "perception", "developer"))
+    assert dev.post("/api/v1/tokens", json=robot).status_code == 403
+    # An expiring token cannot mint one that outlives it.
+    r = ro.post("/api/v1/tokens", json={"name": "long", "scopes": ["packages:read"], "expires_days": 3000})
+    own = next(t for t in ro.get("/api/v1/tokens").json() if t["name"] == "ro")
+    assert r.status_code == 201 and r.json()["expires_at"] == own["expires_at"]
+
+
+@SQLITE
+def test_f03_admin_actions_need_an_admin_scoped_token(registry: Registry) -> None:
+    _project(registry)
+    admin = registry.admin
+    r = admin.post("/api/v1/tokens", json={"name": "admin-ro", "scopes": ["packages:read"]})
+    ro = registry.client(r.json()["token"])
+    assert ro.post("/api/v1/users", json={"name": "mallory", "is_admin": True}).status_code == 403
+    assert ro.get("/api/v1/audit").status_code == 403
+    assert ro.get("/api/v1/users").status_code == 403
+    assert ro.post("/api/v1/projects", json={"name": "x"}).status_code == 403
+    assert ro.post("/api/v1/tokens", json={"name": "as-bob", "user": "admin"}).status_code in (201, 403)
+    registry.user("bob")
+    assert ro.post("/api/v1/tokens", json={"name": "as-bob", "user": "bob"}).status_code == 403
+    r = admin.post("/api/v1/tokens", json={"name": "auditor", "scopes": ["audit:read"]})
+    assert registry.client(r.json()["token"]).get("/api/v1/audit").status_code == 200
+    r = admin.post("/api/v1/tokens", json={"name": "root2", "scopes": ["admin"]})
+    assert registry.client(r.json()["token"]).post("/api/v1/users", json={"name": "carol"}).status_code == 201
+
+
+# --- 4: project tokens after their owner leaves ---------------------------------------------
+@SQLITE
+def test_f04_membership_is_rechecked_on_every_request(registry: Registry) -> None:
+    _project(registry)
+    admin = registry.admin
+    assert admin.post("/api/v1/projects", json={"name": "planning"}).status_code == 201
+    assert publish(admin, "perception", "detector", "v1").status_code == 201
+    assert publish(admin, "planning", "planner", "v1").status_code == 201
+    assert admin.post(f"{PKG}/grants", json={"project": "planning"}).status_code == 200  # shared with planning
+    registry.user("leaver", "perception", "developer")
+    admin.put("/api/v1/projects/planning/members/leaver", json={"role": "viewer"})
+    user_client = registry.client(registry.user("leaver"))
+    tokens = {}
+    for project in ("perception", "planning"):
+        r = user_client.post("/api/v1/tokens", json={"name": f"t-{project}", "project": project})
+        assert r.status_code == 201, r.text
+        tokens[project] = registry.client(r.json()["token"])
+    assert [p["name"] for p in tokens["perception"].get("/api/v1/packages").json()] == ["detector"]
+    assert admin.delete("/api/v1/projects/perception/members/leaver").status_code == 204
+    assert admin.delete("/api/v1/projects/planning/members/leaver").status_code == 204
+    for client in tokens.values():
+        assert client.get("/api/v1/packages").json() == []
+        assert client.get("/api/v1/projects").json() == []
+        assert client.get(f"{PKG}").status_code == 404
+        assert client.get("/api/v1/resolve", params={"ref": "perception/detector@v1"}).status_code == 404

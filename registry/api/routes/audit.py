@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from registry.api.deps import CurrentPrincipal, SessionDep
+from registry.core.security import Action
 from registry.schemas import AuditEventOut, AuditVerifyOut
 from registry.services import audit
 from registry.services.access import require_global_admin
@@ -21,13 +22,13 @@ def list_events(
     limit: int = Query(default=100, ge=1, le=10_000),
     before_seq: int | None = Query(default=None, ge=1, le=2**62),
 ) -> list[AuditEventOut]:
-    require_global_admin(principal)
+    require_global_admin(principal, Action.audit_read)
     rows = audit.list_events(session, target_prefix=target, action=action, limit=limit, before_seq=before_seq)
     return [AuditEventOut.model_validate(r) for r in rows]
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut)
 def verify(principal: CurrentPrincipal, session: SessionDep) -> AuditVerifyOut:
-    require_global_admin(principal)
+    require_global_admin(principal, Action.audit_read)
     r = audit.verify_chain(session)
     return AuditVerifyOut(ok=r.ok, checked=r.checked, first_bad_seq=r.first_bad_seq, reason=r.reason)

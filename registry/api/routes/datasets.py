@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from registry.web import safety
 from toolkit.datasets import manifest as mf
 from toolkit.datasets import versions as vs
 from toolkit.datasets.report import DatasetListing, DatasetStats, list_datasets, stats
@@ -29,6 +30,7 @@ THUMB = 256
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 pages = APIRouter(tags=["dataset pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "web" / "templates"))
+safety.install(templates.env)
 
 
 def get_dataset_repo(request: Request) -> Path:
