@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from registry.api import errors
 from registry.api.deps import get_principal
+from registry.api.middleware import BodyLimit, SecurityHeaders
 from registry.api.routes import (
     access,
     audit,
@@ -94,4 +95,6 @@ def create_app(
 
     app.include_router(lineage_pages.router)
     pages.mount(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

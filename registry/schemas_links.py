@@ -64,7 +64,7 @@ class EvaluationIn(BaseModel):
     passed: int = Field(ge=0, le=2**31)
     failed: int = Field(ge=0, le=2**31)
     total: int = Field(ge=0, le=2**31)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict, max_length=1000)
     verdict: Literal["pass", "fail"]
     ci_run_url: HttpUrlText = ""
 

@@ -364,3 +364,90 @@ def test_f04_membership_is_rechecked_on_every_request(registry: Registry) -> Non
         assert client.get("/api/v1/projects").json() == []
         assert client.get(f"{PKG}").status_code == 404
         assert client.get("/api/v1/resolve", params={"ref": "perception/detector@v1"}).status_code == 404
+
+
+# --- 11: data belongs to a project -----------------------------------------------------------
+@SQLITE
+def test_f11_bags_datasets_and_catalogue_are_project_scoped(registry: Registry, tmp_path: Path) -> None:
+    from toolkit.data.repo import init_repo
+
+    _project(registry)
+    admin = registry.admin
+    assert admin.post("/api/v1/projects", json={"name": "other"}).status_code == 201
+    repo = init_repo(tmp_path / "data")
+    registry.app.state.data_repo = repo
+    member = registry.client(registry.user("vera", "perception", "viewer"))
+    outsider = registry.client(registry.user("otto", "other", "admin"))
+
+    def robot(name: str, project: str, scopes: list[str]) -> httpx.Client:
+        body = {"name": name, "robot": True, "project": project, "scopes": scopes}
+        r = admin.post("/api/v1/tokens", json=body)
+        assert r.status_code == 201, r.text
+        return registry.client(r.json()["token"])
+
+    paths = ("/api/v1/bags", "/api/v1/datasets", "/data", "/datasets")
+    # No project owns the catalogue yet: only registry admins see it.
+    for path in paths[:1]:
+        assert admin.get(path).status_code == 200
+        assert member.get(path).status_code == 404
+    registry.app.state.data_project = "perception"
+    narrow = robot("ci-narrow", "perception", ["packages:read"])
+    reader = robot("ci-data", "perception", ["data:read"])
+    elsewhere = robot("ci-else", "other", ["data:read", "packages:read"])
+    for path in paths:
+        assert outsider.get(path).status_code == 404, path
+        assert elsewhere.get(path).status_code == 404, path
+        assert narrow.get(path).status_code == 403, path
+    assert member.get("/api/v1/bags").json() == []
+    assert reader.get("/api/v1/bags").json() == []
+    repo.close()
+
+
+# --- 6: request bodies --------------------------------------------------------------------------
+@SQLITE
+def test_f06_declared_oversize_bodies_are_refused_before_reading(registry: Registry) -> None:
+    import socket
+
+    from tests.services.browser import serve_app
+
+    with serve_app(registry.app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        for path in ("/api/v1/webhooks/github", "/api/v1/projects", "/login"):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                sock.sendall(f"{head}Content-Length: {120 * 1024 * 1024}\r\n\r\n".encode())
+                sock.settimeout(5)  # the server answers without waiting for 120 MB that never come
+                answer = sock.recv(4096).decode(errors="replace")
+            assert answer.startswith("HTTP/1.1 413"), (path, answer[:200])
+
+
+@SQLITE
+def test_f06_streamed_bodies_are_cut_at_the_limit_with_per_route_overrides(registry: Registry) -> None:
+    _project(registry)
+    admin = registry.admin
+
+    def chunks(total: int) -> object:
+        for _ in range(total // 65536):
+            yield b" " * 65536
+
+    # No Content-Length (chunked): counted while it streams.
+    r = admin.post("/api/v1/tokens", content=chunks(4 * 1024 * 1024), headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "too_large"
+    r = registry.client().post("/api/v1/webhooks/github", content=b"x" * (26 * 1024 * 1024))
+    assert r.status_code == 413
+    # Publishing has its own, larger limit: a 2 MB version is fine, the same bytes elsewhere are not.
+    files = [file_entry(f"shards/{i:05d}-{'x' * 200}.bin", str(i).encode()) for i in range(8000)]
+    r = publish(admin, "perception", "detector", "v1", files)
+    assert r.status_code == 201, r.text[:200]
+    assert admin.post("/api/v1/projects", json={"name": "p", "description": "x" * 2_000_000}).status_code == 413
+
+
+@SQLITE
+def test_f06_list_lengths_are_limited(registry: Registry) -> None:
+    _project(registry)
+    files = [file_entry(f"f{i}", b"") for i in range(20_001)]
+    r = publish(registry.admin, "perception", "detector", "v1", files)
+    assert r.status_code == 422 and "files" in r.json()["error"]["message"]
+    scopes = ["packages:read"] * 33
+    assert registry.admin.post("/api/v1/tokens", json={"name": "t", "scopes": scopes}).status_code == 422
