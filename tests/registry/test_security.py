@@ -451,3 +451,69 @@ def test_f06_list_lengths_are_limited(registry: Registry) -> None:
     assert r.status_code == 422 and "files" in r.json()["error"]["message"]
     scopes = ["packages:read"] * 33
     assert registry.admin.post("/api/v1/tokens", json={"name": "t", "scopes": scopes}).status_code == 422
+
+
+# --- 15: browser security headers ------------------------------------------------------------
+@SQLITE
+def test_f15_every_response_carries_browser_security_headers(registry: Registry) -> None:
+    for path, headers in (
+        ("/api/v1/health", {}),
+        ("/login", {"accept": "text/html"}),
+        ("/packages", {"accept": "text/html"}),
+        ("/static/pitlane.css", {}),
+        ("/api/v1/nope", {}),
+    ):
+        r = registry.client().get(path, headers=headers)
+        csp = r.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, (path, csp)
+        assert "unsafe-inline" not in csp, path
+        assert r.headers.get("x-frame-options") == "DENY", path
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        assert r.headers.get("referrer-policy") == "same-origin", path
+
+
+@pytest.mark.browser
+@SQLITE
+def test_f15_pages_pass_the_strict_csp_in_chromium(registry: Registry, page: object, tmp_path: Path) -> None:
+    from tests.services.browser import serve_app
+    from toolkit.data.repo import init_repo
+
+    _project(registry)
+    admin = registry.admin
+    blob = tmp_path / "model.pt"
+    blob.write_bytes(b"weights")
+    assert publish(admin, "perception", "detector", "v1", [file_entry("model.pt", b"weights", str(blob))]).is_success
+    evaluation = {
+        "suite": "sim",
+        "passed": 1,
+        "failed": 0,
+        "total": 1,
+        "verdict": "pass",
+        "ci_run_url": "https://x.y/1",
+    }
+    assert admin.post(f"{PKG}/versions/v1/evaluations", json=evaluation).status_code == 201
+    registry.app.state.data_repo = init_repo(tmp_path / "data")
+    problems: list[str] = []
+    pg: object = page
+    pg.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))  # type: ignore[attr-defined]
+    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)  # type: ignore[attr-defined]
+    with serve_app(registry.app) as url:
+        pg.goto(f"{url}/login")  # type: ignore[attr-defined]
+        pg.fill("input[name=token]", registry.admin_token)  # type: ignore[attr-defined]
+        pg.click("button[type=submit]")  # type: ignore[attr-defined]
+        pg.wait_for_url(f"{url}/packages")  # type: ignore[attr-defined]
+        for path in (
+            "/packages",
+            "/packages/perception/detector",
+            "/projects",
+            "/projects/perception",
+            "/trace?subject=package:perception/detector@v1",
+            "/data",
+            "/datasets",
+            "/experiments",
+        ):
+            response = pg.goto(f"{url}{path}")  # type: ignore[attr-defined]
+            assert response is not None and response.status == 200, (path, response and response.status)
+            pg.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+    assert problems == []
