@@ -54,14 +54,14 @@ def register_experiment(
     check_name("experiment", name)
     if not repo_url.strip():
         raise UserError("an experiment needs a repository URL or path")
-    (policy or Policy.from_settings()).check_remote(repo_url.strip(), "experiment repository")
-    if ref.strip().startswith("-"):
-        raise UserError(f"invalid ref {ref!r}: a branch or tag name cannot start with '-'")
     exists = session.execute(
         select(Experiment.id).where(Experiment.project_id == project.id, Experiment.name == name)
     ).first()
     if exists:
         raise ConflictError(f"experiment {project.name}/{name} already exists")
+    (policy or Policy.from_settings()).check_remote(repo_url.strip(), "experiment repository")
+    if ref.strip().startswith("-"):
+        raise UserError(f"invalid ref {ref!r}: a branch or tag name cannot start with '-'")
     exp = Experiment(
         project_id=project.id, name=name, repo_url=repo_url.strip(), ref=ref.strip(), description=description,
         created_by=actor.actor,

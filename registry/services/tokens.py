@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -14,12 +16,13 @@ from registry.core.security import (
     Action,
     Principal,
     Role,
+    hash_token,
     new_token,
     parse_scopes,
     token_matches,
     token_prefix,
 )
-from registry.models import ApiToken, Membership, Project, User, utcnow
+from registry.models import ApiToken, Membership, Project, User, WebSession, utcnow
 from registry.services.access import (
     authorize_project,
     check_name,
@@ -154,7 +157,7 @@ def create_token(
 
 
 # Built once: statement construction costs more than the indexed lookup itself.
-_AUTH = (
+_AUTH_COLUMNS = (
     select(
         ApiToken.id,
         ApiToken.token_hash,
@@ -171,8 +174,10 @@ _AUTH = (
     )
     .join(User, User.id == ApiToken.user_id)
     .outerjoin(Membership, Membership.user_id == User.id)
-    .where(ApiToken.prefix == bindparam("prefix"))
 )
+_AUTH = _AUTH_COLUMNS.where(ApiToken.prefix == bindparam("prefix"))
+_AUTH_BY_ID = _AUTH_COLUMNS.where(ApiToken.id == bindparam("token_id"))
+SESSION_HOURS = 12
 
 
 def authenticate(session: Session, token: str) -> Principal:
@@ -186,6 +191,10 @@ def authenticate(session: Session, token: str) -> Principal:
     rows = session.connection().execute(_AUTH, {"prefix": prefix}).all()
     if not rows or not token_matches(token, rows[0][1]):
         raise AuthenticationError("invalid token")
+    return _principal(rows)
+
+
+def _principal(rows: Any) -> Principal:
     token_id, _, revoked_at, expires_at, token_project, scopes, user_id, name, kind, is_admin = rows[0][:10]
     if revoked_at is not None:
         raise AuthenticationError("token was revoked")
@@ -205,6 +214,37 @@ def authenticate(session: Session, token: str) -> Principal:
         token_id=token_id,
         expires_at=expires_at,
     )
+
+
+# --- browser sessions ------------------------------------------------------------
+def open_web_session(session: Session, token: str) -> str:
+    """Log a browser in with an API token: a new random session id for its cookie (the token stays with the user)."""
+    principal = authenticate(session, token)
+    secret = f"pls_{secrets.token_urlsafe(32)}"
+    expires = utcnow() + timedelta(hours=SESSION_HOURS)
+    if principal.expires_at is not None and principal.expires_at < expires:
+        expires = principal.expires_at
+    assert principal.token_id is not None
+    session.add(WebSession(session_hash=hash_token(secret), token_id=principal.token_id, expires_at=expires))
+    session.flush()
+    return secret
+
+
+def authenticate_web_session(session: Session, secret: str) -> Principal:
+    """The principal behind a session cookie: the session and the token it was opened with must both be live."""
+    row = session.execute(select(WebSession).where(WebSession.session_hash == hash_token(secret))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise AuthenticationError("your session ended: log in again")
+    rows = session.connection().execute(_AUTH_BY_ID, {"token_id": row.token_id}).all()
+    if not rows:
+        raise AuthenticationError("your session ended: log in again")
+    return _principal(rows)
+
+
+def close_web_session(session: Session, secret: str) -> None:
+    row = session.execute(select(WebSession).where(WebSession.session_hash == hash_token(secret))).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
 
 
 def list_tokens(session: Session, actor: Principal, *, all_users: bool = False) -> list[ApiToken]:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from registry.main import create_app
-from tests.registry.conftest import Registry
+from tests.registry.conftest import Registry, web_session
 from tests.registry.runs_support import make_experiment, poll
 from toolkit.client import InProcessTransport
 
@@ -104,14 +104,15 @@ def test_cookie_writes_need_the_csrf_token(registry: Registry, experiment_repo: 
     from registry.core.security import csrf_token
 
     setup_experiment(registry, experiment_repo)
+    session_id = web_session(registry.client(), registry.admin_token)
     browser = httpx.Client(transport=InProcessTransport(registry.app), base_url="http://registry.test",
-                           cookies={"pitlane_session": registry.admin_token})  # fmt: skip
+                           cookies={"pitlane_session": session_id})  # fmt: skip
     r = browser.post("/api/v1/experiments/perception/cams/runs", json={"overrides": ["nonsense"]})
     assert r.status_code == 403 and "CSRF" in r.json()["error"]["message"]
     r = browser.post(
         "/api/v1/experiments/perception/cams/runs",
         json={"overrides": ["nonsense"]},
-        headers={"X-CSRF-Token": csrf_token(registry.admin_token)},
+        headers={"X-CSRF-Token": csrf_token(session_id)},
     )
     assert r.status_code == 400  # past the CSRF check, stopped by the override check
     browser.close()

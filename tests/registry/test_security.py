@@ -517,3 +517,60 @@ def test_f15_pages_pass_the_strict_csp_in_chromium(registry: Registry, page: obj
             assert response is not None and response.status == 200, (path, response and response.status)
             pg.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
     assert problems == []
+
+
+# --- 8: browser sessions and CSRF -------------------------------------------------------------
+@SQLITE
+def test_f08_cookie_authenticated_api_writes_need_the_csrf_token(registry: Registry) -> None:
+    from registry.core.security import csrf_token
+
+    browser = registry.client()
+    r = browser.post("/login", data={"token": registry.admin_token}, follow_redirects=False)
+    assert r.status_code == 303
+    cookie = browser.cookies.get("pitlane_session")
+    assert cookie
+    r = browser.post("/api/v1/tokens", json={"name": "stolen"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = browser.post("/api/v1/projects", json={"name": "forged"})
+    assert r.status_code == 403
+    r = browser.post("/api/v1/tokens", json={"name": "mine"}, headers={"X-CSRF-Token": csrf_token(cookie)})
+    assert r.status_code == 201, r.text
+    assert browser.get("/api/v1/me").status_code == 200  # reads need no CSRF token
+
+
+@SQLITE
+def test_f08_the_cookie_holds_a_session_id_that_logout_revokes(registry: Registry) -> None:
+    from registry.core.security import csrf_token
+
+    browser = registry.client()
+    r = browser.post("/login", data={"token": registry.admin_token}, follow_redirects=False)
+    cookie = r.cookies.get("pitlane_session")
+    assert cookie and registry.admin_token not in r.headers["set-cookie"]
+    assert "secure" not in r.headers["set-cookie"].lower()  # plain http in this test
+    stolen = registry.client()
+    stolen.cookies.set("pitlane_session", cookie)
+    assert stolen.get("/api/v1/me").status_code == 200
+    r = browser.post("/logout", data={"csrf": csrf_token(cookie)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert stolen.get("/api/v1/me").status_code == 401  # a copy of the cookie is dead too
+    assert registry.client(registry.admin_token).get("/api/v1/me").status_code == 200  # the token is not
+
+
+@SQLITE
+def test_f08_secure_cookie_over_tls_and_behind_a_trusted_proxy(registry: Registry) -> None:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from toolkit.client import InProcessTransport
+
+    tls = httpx.Client(transport=InProcessTransport(registry.app), base_url="https://registry.test")
+    r = tls.post("/login", data={"token": registry.admin_token}, follow_redirects=False)
+    assert "secure" in r.headers["set-cookie"].lower()
+    proxied = ProxyHeadersMiddleware(registry.app, trusted_hosts="*")
+    behind = httpx.Client(transport=InProcessTransport(proxied), base_url="http://registry.test")
+    r = behind.post(
+        "/login", data={"token": registry.admin_token}, headers={"X-Forwarded-Proto": "https"}, follow_redirects=False
+    )
+    assert "secure" in r.headers["set-cookie"].lower()
+    for c in (tls, behind):
+        c._transport.close()
+        c.close()
