@@ -574,3 +574,60 @@ def test_f08_secure_cookie_over_tls_and_behind_a_trusted_proxy(registry: Registr
     for c in (tls, behind):
         c._transport.close()
         c.close()
+
+
+# --- 9: what a run started from the web can see --------------------------------------------------
+def test_f09_runs_get_a_scrubbed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import sys
+    import time
+
+    from registry.executors import JobSpec, JobState
+    from registry.executors.local import LocalExecutor
+
+    secrets = {
+        "PITLANE_DATABASE_URL": "postgresql://registry:hunter2@db/registry",
+        "PITLANE_WEBHOOK_SECRET": "whsec",
+        "PITLANE_TOKEN": "plt_abc_secret",
+        "PITLANE_AUDIT_KEY": "audit-key",
+        "SOME_SERVICE_PASSWORD": "pw",
+    }
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    ex = LocalExecutor(tmp_path / "state")
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    job = ex.submit(JobSpec(1, tmp_path / "w", [sys.executable, "-c", code], {"PITLANE_RUN_ID": "1"}))
+    deadline = time.monotonic() + 60
+    while ex.status(job).state is not JobState.succeeded:
+        assert time.monotonic() < deadline, ex.status(job)
+        time.sleep(0.2)
+    env = json.loads(ex.logs(job).strip().splitlines()[-1])
+    assert env["PITLANE_RUN_ID"] == "1" and env["PATH"]
+    leaked = {k for k in env if k in secrets or any(v in str(env[k]) for v in secrets.values())}
+    assert leaked == set()
+
+
+@SQLITE
+def test_f09_user_git_arguments_come_after_a_double_dash(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.services import runs
+    from toolkit.errors import UserError
+
+    _project(registry)
+    repo = tmp_path / "exp.git"
+    repo.mkdir()
+    body = {"project": "perception", "name": "exp", "repo_url": str(repo), "ref": "main"}
+    assert registry.admin.post("/api/v1/experiments", json=body).status_code == 201
+    calls: list[list[str]] = []
+
+    def fake_git(args: list[str], cwd: object = None) -> str:
+        calls.append(args)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(runs, "_git", fake_git)
+    assert registry.admin.post("/api/v1/experiments/perception/exp/runs", json={}).status_code == 400
+    clone = calls[0]
+    assert clone[0] == "clone" and clone.index("--") < clone.index(str(repo))
+    bad = {**body, "name": "exp2", "ref": "--upload-pack=touch /tmp/x"}
+    assert registry.admin.post("/api/v1/experiments", json=bad).status_code == 400
