@@ -89,7 +89,7 @@ RUN_ENV_NAMES = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONPATH",
      "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PLAYWRIGHT_BROWSERS_PATH"}
 )  # fmt: skip
-RUN_ENV_PREFIXES = ("LC_", "AWS_", "DVC_", "GIT_", "CUDA_", "NVIDIA_", "HYDRA_")
+RUN_ENV_PREFIXES = ("LC_", "PYTHON", "AWS_", "DVC_", "GIT_", "CUDA_", "NVIDIA_", "HYDRA_")
 
 
 def run_environment(extra: dict[str, str], base: dict[str, str] | None = None) -> dict[str, str]:
