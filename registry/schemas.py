@@ -210,3 +210,15 @@ class AuditVerifyOut(BaseModel):
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+
+
+class AuditCheckpoint(BaseModel):
+    """The chain's head signed with the registry's audit key: keep it outside the registry."""
+
+    seq: int = Field(ge=0, le=2**62)
+    hash: str = Field(min_length=64, max_length=64)
+    signature: str = Field(min_length=64, max_length=64)
+
+
+class AuditVerifyIn(BaseModel):
+    checkpoints: list[AuditCheckpoint] = Field(default_factory=list, max_length=1000)

@@ -262,8 +262,9 @@ def _lineage(
 
 
 def _principal(tag: ReleaseTag) -> Principal:
+    # Anyone who can push a tag writes its tagger line: the name says it is a claim, not an identity.
     who = tag.tagger_email or tag.tagger_name or "unknown"
-    return pkgs.system_principal(f"git:{who}"[:100])
+    return pkgs.system_principal(f"git-unverified:{who}"[:100])
 
 
 def _apply_version(session: Session, ctx: _Context, tag: ReleaseTag) -> str:

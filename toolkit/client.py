@@ -33,7 +33,9 @@ from pydantic import BaseModel, TypeAdapter
 
 # Importing registry.schemas pulls in pydantic models only (no FastAPI, no database).
 from registry.schemas import (
+    AuditCheckpoint,
     AuditEventOut,
+    AuditVerifyIn,
     AuditVerifyOut,
     ChannelOut,
     GrantOut,
@@ -409,8 +411,13 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             params["action"] = action
         return self._get(list[AuditEventOut], "/audit", params=params)
 
-    def audit_verify(self) -> AuditVerifyOut:
-        return self._get(AuditVerifyOut, "/audit/verify")
+    def audit_verify(self, checkpoints: list[AuditCheckpoint] | None = None) -> AuditVerifyOut:
+        if not checkpoints:
+            return self._get(AuditVerifyOut, "/audit/verify")
+        return self._send("POST", AuditVerifyOut, "/audit/verify", AuditVerifyIn(checkpoints=checkpoints))
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        return self._get(AuditCheckpoint, "/audit/checkpoint")
 
     # --- pull -----------------------------------------------------------
     def pull(self, ref: str, out_dir: Path) -> VersionOut:

@@ -262,8 +262,11 @@ def stop_run(session: Session, actor: Principal, executor: Executor, run_id: int
         raise ConflictError(f"run {run.id} already {run.status}")
     if run.job_id:
         executor.stop(run.job_id)
+    before = run.status
     run.status = JobState.stopped.value
     run.finished_at = utcnow()
+    record_audit(session, actor.actor, "run.stop", f"run:{view.project.name}/{view.experiment.name}/{run.number}",
+                 {"status": before}, {"status": run.status, "job": run.job_id})  # fmt: skip
     return run
 
 

@@ -53,6 +53,11 @@ def test_start_with_overrides_then_stop_and_read_back_after_restart(
     assert stopped.json()["status"] == "stopped"
     listed = admin.get("/api/v1/experiments/perception/cams/runs").json()
     assert [(x["number"], x["status"]) for x in listed] == [(1, "stopped")]
+    # Issue 22 finding 13: stopping a run is audited like starting it.
+    stops = admin.get("/api/v1/audit", params={"action": "run.stop"}).json()
+    assert [(e["actor"], e["target"], e["after"]["status"]) for e in stops] == [
+        ("admin", "run:perception/cams/1", "stopped")
+    ]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -631,3 +631,88 @@ def test_f09_user_git_arguments_come_after_a_double_dash(
     assert clone[0] == "clone" and clone.index("--") < clone.index(str(repo))
     bad = {**body, "name": "exp2", "ref": "--upload-pack=touch /tmp/x"}
     assert registry.admin.post("/api/v1/experiments", json=bad).status_code == 400
+
+
+# --- 13: a keyed audit chain ----------------------------------------------------------------
+def _rechain_unkeyed(registry: Registry) -> None:
+    """What someone with write access to the database (but not the key) can do: recompute every hash."""
+    import hashlib
+    import json
+
+    from sqlalchemy import select
+
+    from registry.models import AuditEvent, AuditHead
+    from registry.services.audit import GENESIS, _canonical_time
+
+    with registry.db.transaction() as s:
+        prev = GENESIS
+        for ev in s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars():
+            if ev.action == "project.create":
+                ev.actor = "someone-else"
+            doc = {"seq": ev.seq, "time": _canonical_time(ev.time), "actor": ev.actor, "action": ev.action,
+                   "target": ev.target, "before": ev.before, "after": ev.after, "prev_hash": prev}  # fmt: skip
+            ev.prev_hash = prev
+            ev.hash = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+            prev = ev.hash
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        head.hash = prev
+
+
+@SQLITE
+def test_f13_a_rebuilt_chain_without_the_key_fails_verification(registry: Registry) -> None:
+    _project(registry)
+    assert publish(registry.admin, "perception", "detector", "v1").status_code == 201
+    assert registry.admin.get("/api/v1/audit/verify").json()["ok"] is True
+    _rechain_unkeyed(registry)
+    report = registry.admin.get("/api/v1/audit/verify").json()
+    assert report["ok"] is False and report["first_bad_seq"] == 1, report
+
+
+@SQLITE
+def test_f13_signed_checkpoints_catch_a_log_cut_back(registry: Registry) -> None:
+    from sqlalchemy import delete
+
+    from registry.models import AuditEvent, AuditHead
+
+    _project(registry)
+    admin = registry.admin
+    base = admin.get("/api/v1/audit/checkpoint").json()
+    assert publish(admin, "perception", "detector", "v1").status_code == 201
+    cp = admin.get("/api/v1/audit/checkpoint").json()
+    assert cp["seq"] > base["seq"]
+    assert admin.post("/api/v1/audit/verify", json={"checkpoints": [base, cp]}).json()["ok"] is True
+    forged = {**cp, "hash": "f" * 64}
+    assert admin.post("/api/v1/audit/verify", json={"checkpoints": [forged]}).json()["ok"] is False
+    with registry.db.transaction() as s:  # cut the log back to the earlier head: still a valid chain
+        s.execute(delete(AuditEvent).where(AuditEvent.seq > base["seq"]))
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        head.seq, head.hash = base["seq"], base["hash"]
+    assert admin.get("/api/v1/audit/verify").json()["ok"] is True  # the chain alone cannot tell
+    report = admin.post("/api/v1/audit/verify", json={"checkpoints": [cp]}).json()
+    assert report["ok"] is False and "cut back" in report["reason"]
+
+
+def test_f13_the_audit_key_lives_outside_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry.services import audit
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("PITLANE_HOME", str(home))
+    monkeypatch.delenv("PITLANE_AUDIT_KEY", raising=False)
+    key = audit.audit_key()
+    path = home / "audit.key"
+    assert path.read_bytes().strip() == key and len(key) == 64
+    assert (path.stat().st_mode & 0o777) == 0o600
+    monkeypatch.setenv("PITLANE_AUDIT_KEY", "from-a-secret-store")
+    assert audit.audit_key() == b"from-a-secret-store"
+
+
+def test_f13_sync_events_say_the_tagger_is_unverified() -> None:
+    from registry.sync import _principal
+
+    class Tag:
+        tagger_email = "ceo@example.com"
+        tagger_name = "CEO"
+
+    assert _principal(Tag()).name == "git-unverified:ceo@example.com"  # type: ignore[arg-type]
