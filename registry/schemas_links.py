@@ -122,7 +122,7 @@ class FirmwareOut(BaseModel):
 # --- deployments ----------------------------------------------------------
 class DeploymentIn(BaseModel):
     vehicle: str = Field(min_length=1, max_length=200)
-    firmware: str = Field(min_length=3, max_length=401, description="NAME@VERSION of a firmware image")
+    firmware: str = Field(min_length=3, max_length=502, description="[PROJECT/]NAME@VERSION of a firmware image")
     site: str = Field(default="", max_length=200)
     status: str = Field(default="deployed", min_length=1, max_length=40)
     deployed_at: datetime | None = Field(default=None, description="when it happened; default now")

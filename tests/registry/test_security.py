@@ -716,3 +716,45 @@ def test_f13_sync_events_say_the_tagger_is_unverified() -> None:
         tagger_name = "CEO"
 
     assert _principal(Tag()).name == "git-unverified:ceo@example.com"  # type: ignore[arg-type]
+
+
+# --- 14: smaller leaks ----------------------------------------------------------------------
+@SQLITE
+def test_f14_lineage_answers_other_projects_subjects_like_missing_ones(registry: Registry) -> None:
+    _project(registry)
+    admin = registry.admin
+    assert admin.post("/api/v1/projects", json={"name": "other"}).status_code == 201
+    assert publish(admin, "perception", "detector", "v1").status_code == 201
+    fw = {"name": "adas-fw", "version": "1", "packages": ["perception/detector@v1"]}
+    assert admin.post("/api/v1/projects/perception/firmware", json=fw).status_code == 201
+    deployment = {"vehicle": "car-7", "firmware": "adas-fw@1", "deployed_at": "2026-12-01T00:00:00+00:00"}
+    assert admin.post("/api/v1/deployments", json=deployment).status_code == 201
+    outsider = registry.client(registry.user("otto", "other", "admin"))
+    for real, missing in (("vehicle:car-7", "vehicle:car-8"), ("firmware:adas-fw@1", "firmware:adas-fw@2")):
+        a = outsider.get(f"/api/v1/lineage/{real}")
+        b = outsider.get(f"/api/v1/lineage/{missing}")
+        assert a.status_code == b.status_code == 404, (real, a.status_code, b.status_code)
+        assert a.json()["error"]["message"].replace("car-7", "X").replace("@1", "@X") == b.json()["error"][
+            "message"
+        ].replace("car-8", "X").replace("@2", "@X")
+
+
+@SQLITE
+def test_f14_firmware_names_are_unique_per_project_only(registry: Registry) -> None:
+    _project(registry)
+    admin = registry.admin
+    assert admin.post("/api/v1/projects", json={"name": "other"}).status_code == 201
+    assert publish(admin, "perception", "detector", "v1").status_code == 201
+    assert publish(admin, "other", "planner", "v1").status_code == 201
+    fw = {"name": "adas-fw", "version": "1", "packages": ["perception/detector@v1"]}
+    assert admin.post("/api/v1/projects/perception/firmware", json=fw).status_code == 201
+    otto = registry.client(registry.user("otto", "other", "admin"))
+    mine = {**fw, "packages": ["other/planner@v1"]}
+    # Otto learns nothing about perception's firmware names: his own image of that name is simply created.
+    assert otto.post("/api/v1/projects/other/firmware", json=mine).status_code == 201
+    assert otto.get("/api/v1/firmware/adas-fw/1").json()["project"] == "other"
+    assert admin.post("/api/v1/projects/perception/firmware", json=fw).status_code == 409  # same project: immutable
+    ambiguous = {"vehicle": "car-1", "firmware": "adas-fw@1", "deployed_at": "2026-12-01T00:00:00+00:00"}
+    assert admin.post("/api/v1/deployments", json=ambiguous).status_code == 400
+    exact = {**ambiguous, "firmware": "other/adas-fw@1"}
+    assert admin.post("/api/v1/deployments", json=exact).status_code == 201

@@ -1,4 +1,4 @@
-"""Browser sessions: the cookie holds a session id, not the API token
+"""Browser sessions (the cookie holds a session id, not the API token); firmware names unique per project
 
 Revision ID: 0400
 Revises: 0300
@@ -32,7 +32,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_hash"),
     )
     op.create_index("ix_web_sessions_token_id", "web_sessions", ["token_id"])
+    with op.batch_alter_table("firmware_images") as batch:
+        batch.drop_constraint("uq_firmware", type_="unique")
+        batch.create_unique_constraint("uq_firmware", ["project_id", "name", "version"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("firmware_images") as batch:
+        batch.drop_constraint("uq_firmware", type_="unique")
+        batch.create_unique_constraint("uq_firmware", ["name", "version"])
     op.drop_table("web_sessions")
