@@ -95,6 +95,42 @@ def create_app(
 
     app.include_router(lineage_pages.router)
     pages.mount(app)
+    _document_errors(app)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every operation's errors are ``{"error": {"code", "message"}}``: say so in the schema (422 included)."""
+    from typing import Any
+
+    from fastapi.openapi.utils import get_openapi
+
+    from registry.schemas import ErrorOut
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        for sub in components["ErrorOut"].pop("$defs", {}).items():
+            components.setdefault(*sub)
+        error = {
+            "description": "an error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for ops in schema.get("paths", {}).values():
+            for op in ops.values():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                responses = op["responses"]
+                for code in list(responses):
+                    if code[:1] in {"4", "5"}:
+                        responses[code] = {**error, "description": responses[code].get("description", "an error")}
+                responses.setdefault("default", error)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

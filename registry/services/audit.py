@@ -153,7 +153,7 @@ def verify_chain(session: Session) -> ChainReport:
             after=ev.after,
             prev_hash=ev.prev_hash,
         )
-        if not hmac.compare_digest(digest, ev.hash):
+        if not hmac.compare_digest(digest.encode(), ev.hash.encode()):
             return ChainReport(False, checked, ev.seq, f"event {ev.seq} was modified after it was written")
         prev = ev.hash
         expected_seq += 1
@@ -187,14 +187,14 @@ def checkpoint(session: Session) -> Checkpoint:
 
 def verify_checkpoint(session: Session, cp: Checkpoint) -> str | None:
     """None when the chain still holds the checkpoint's event unchanged; else why not."""
-    if not hmac.compare_digest(_sign(cp.seq, cp.hash), cp.signature):
+    if not hmac.compare_digest(_sign(cp.seq, cp.hash).encode(), cp.signature.encode()):
         return f"checkpoint {cp.seq} is not signed by this registry's audit key"
     if cp.seq == 0:
         return None
     row = session.execute(select(AuditEvent).where(AuditEvent.seq == cp.seq)).scalar_one_or_none()
     if row is None:
         return f"event {cp.seq} of a checkpoint is gone: the log was cut back"
-    if not hmac.compare_digest(row.hash, cp.hash):
+    if not hmac.compare_digest(row.hash.encode(), cp.hash.encode()):
         return f"event {cp.seq} differs from its checkpoint: the log was rewritten"
     return None
 

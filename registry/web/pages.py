@@ -43,7 +43,7 @@ def csrf_for(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str) -> None:
     expected = csrf_for(request)
-    if not expected or not hmac.compare_digest(expected, submitted):
+    if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise PermissionDeniedError("the form expired or came from another site: reload the page and try again")
 
 

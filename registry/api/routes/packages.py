@@ -92,7 +92,14 @@ def list_packages(
     return [package_out(s) for s in svc.list_packages(session, principal, project=project, query=q)]
 
 
-@router.post("/projects/{project}/packages", response_model=PackageOut)
+@router.post(
+    "/projects/{project}/packages",
+    response_model=PackageOut,
+    responses={
+        200: {"description": "the package exists already"},
+        201: {"model": PackageOut, "description": "created"},
+    },
+)
 def create_package(
     project: str, body: PackageIn, principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> PackageOut:

@@ -34,7 +34,7 @@ def signature(secret: str, body: bytes) -> str:
 def verify_signature(secret: str | None, body: bytes, header: str | None) -> bool:
     if not secret or not header:
         return False
-    return hmac.compare_digest(signature(secret, body), header.strip())
+    return hmac.compare_digest(signature(secret, body).encode(), header.strip().encode())  # bytes: any header
 
 
 def _urls(payload: dict[str, Any]) -> list[str]:
