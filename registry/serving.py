@@ -31,8 +31,13 @@ def _serve_one(
     import uvicorn
 
     sock = listening_socket(host, port)
-    proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
-    config = uvicorn.Config(factory(), log_level=log_level, access_log=False, proxy_headers=True, **proxy)
+    config = uvicorn.Config(
+        factory(),
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -43,8 +43,15 @@ def serve_command(
         serve_processes(create_app, host, port, processes, log_level, forwarded_allow_ips)
         return
     # One worker per process: uvicorn's multi-worker socket lacks TCP_NODELAY (see docs/registry.md).
-    proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, proxy_headers=True, **proxy)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=1,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
+    )
 
 
 def register(app: typer.Typer) -> None:
