@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,7 +62,15 @@ def web_registry(tmp_path_factory: pytest.TempPathFactory, ray_head: Any, s3_ser
         subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, check=True, capture_output=True)
     git(repo, "commit", "-qam", "dvc remote")
     home = root / "registry-home"
-    settings = Settings(home=home, executor="ray", ray_address=ray_head.address)
+    # Module scope: the per-test environment (with its allowed remotes and storage) is not set up yet.
+    local = f"file://{Path(tempfile.gettempdir()).resolve()}/"
+    settings = Settings(
+        home=home,
+        executor="ray",
+        ray_address=ray_head.address,
+        allowed_remotes=["https://", local],
+        allowed_storage=["s3://", local],
+    )
     db_url = f"sqlite:///{home / 'registry.db'}"
     app = create_app(settings, database_url=db_url)
     with app.state.db.transaction() as session:
