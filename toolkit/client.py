@@ -33,7 +33,9 @@ from pydantic import BaseModel, TypeAdapter
 
 # Importing registry.schemas pulls in pydantic models only (no FastAPI, no database).
 from registry.schemas import (
+    AuditCheckpoint,
     AuditEventOut,
+    AuditVerifyIn,
     AuditVerifyOut,
     ChannelOut,
     GrantOut,
@@ -409,21 +411,27 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             params["action"] = action
         return self._get(list[AuditEventOut], "/audit", params=params)
 
-    def audit_verify(self) -> AuditVerifyOut:
-        return self._get(AuditVerifyOut, "/audit/verify")
+    def audit_verify(self, checkpoints: list[AuditCheckpoint] | None = None) -> AuditVerifyOut:
+        if not checkpoints:
+            return self._get(AuditVerifyOut, "/audit/verify")
+        return self._send("POST", AuditVerifyOut, "/audit/verify", AuditVerifyIn(checkpoints=checkpoints))
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        return self._get(AuditCheckpoint, "/audit/checkpoint")
 
     # --- pull -----------------------------------------------------------
     def pull(self, ref: str, out_dir: Path) -> VersionOut:
         """Download every file of a version into ``out_dir``, verifying each md5; all or nothing."""
         version = self.resolve(ref)
+        paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
             raise UserError(f"{out_dir} exists and is not an empty directory")
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
         try:
-            for f in version.files:
-                target = staging / f.path
+            for f, rel in zip(version.files, paths, strict=True):
+                target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 md5 = hashlib.md5(usedforsecurity=False)
                 size = 0
@@ -447,6 +455,21 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return version
+
+
+def safe_relpath(path: str) -> str:
+    """A server-sent file path, refused unless it stays inside the download directory."""
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or any(ord(c) < 32 for c in path)
+        or any(p in {"", ".", ".."} for p in parts)
+        or Path(path).is_absolute()
+    ):
+        raise IntegrityError(f"the registry sent an unsafe file path {path!r}: refusing to write it")
+    return path
 
 
 def connect(settings: Settings | None = None) -> RegistryClient:
