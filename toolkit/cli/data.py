@@ -145,6 +145,27 @@ def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
     info(f"catalog rebuilt: {n} bags")
 
 
+@data_app.command("fsck")
+def fsck_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Remove what it finds (undoing the killed runs' uncommitted work)."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was found and fixed as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """List leftovers of killed runs (staging, locks, unfinished slices, stale catalog); --fix removes them."""
+    report = _api().fsck(_repo(repo_path), fix=fix)
+    if json_out:
+        print_json({"found": report.found, "fixed": report.fixed})
+    else:
+        for line in report.found:
+            info(f"found: {line}")
+        for line in report.fixed:
+            info(f"fixed: {line}")
+        if not report.found:
+            info("clean: nothing left by killed runs")
+    if report.found and not fix:
+        raise typer.Exit(1)
+
+
 @data_app.command("search")
 def search_cmd(
     query: list[str] = typer.Argument(None, help='Query, e.g. topic:/sensing/lidar/* duration>60 "rain".'),
