@@ -259,7 +259,7 @@ def undo(repo: RepoLike, entries: list[dict[str, object]]) -> list[str]:
         rel = str(e["path"])
         bag = root / rel
         if e.get("kind") == "slice":
-            for p in (bag, bag.parent / (bag.name + ".lineage.json")):
+            for p in (bag, *(bag.parent / (bag.name + s) for s in (".lineage.json", ".lineage.json.tmp"))):
                 if _remove(p):
                     done.append(f"removed uncommitted slice output {rel}")
             remove_stale_partials(bag)

@@ -8,6 +8,7 @@ walk slice -> source -> ... through the catalog without opening bags.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ def _slice_in_run(
     lineage = _read_json(lineage_file)
     lineage.setdefault("source_id", src_sc.id)
     lineage.setdefault("source_path", src_sc.path)
+    if isinstance(lineage.get("source"), dict):
+        # Lineage is portable (DESIGN): the source is named by its repo path, never this clone's absolute path.
+        lineage["source"]["path"] = src_sc.path
+        _write_json(lineage_file, {k: v for k, v in lineage.items() if k not in ("source_id", "source_path")})
     lineage["request"] = request
     faults.point("slice.written")
     report = add_bags(repo, [out], lineage={repo.rel(out): lineage})
@@ -164,6 +169,12 @@ def _cleanup_dir(out: Path, made_dir: bool) -> None:
     remove_stale_partials(out)
     if made_dir and out.parent.exists() and not any(out.parent.iterdir()):
         out.parent.rmdir()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
