@@ -50,9 +50,10 @@ def fsck(repo: DataRepo, *, fix: bool = False) -> FsckReport:
         report.found.append(f"catalog out of date: {catalogued} bags catalogued, {sidecars} sidecars")
     if not fix or not report.found:
         return report
-    with repo_run(repo):
-        # Taking the lock already recovered a dead holder's work; this pass catches what a clean lock hides.
-        report.fixed += recover(repo, catalog=True)
+    with repo_run(repo) as run:
+        # Taking the lock recovers a dead holder's work; the second pass rebuilds the catalog in any case.
+        report.fixed += run.recovered
+        report.fixed += [line for line in recover(repo, catalog=True) if line not in report.fixed]
         for p in find_partials(root):
             _remove_tree(p)
             report.fixed.append(f"removed {p.relative_to(root).as_posix()}")

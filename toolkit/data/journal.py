@@ -59,6 +59,7 @@ class Run:
     repo: RepoLike
     dir: Path
     entries: list[dict[str, object]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what taking the lock undid of killed runs
 
     @property
     def copy_dir(self) -> Path:
@@ -112,8 +113,8 @@ def repo_run(repo: RepoLike) -> Iterator[Run]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         faults.point("lock.taken")
-        recover(repo, catalog=died)
-        run = Run(repo, _staging_root(root) / str(os.getpid()))
+        recovered = recover(repo, catalog=died)
+        run = Run(repo, _staging_root(root) / str(os.getpid()), recovered=recovered)
         run.dir.mkdir(parents=True, exist_ok=True)
         _runs[root] = (run, 1)
         try:
@@ -265,7 +266,22 @@ def undo(repo: RepoLike, entries: list[dict[str, object]]) -> list[str]:
             remove_stale_partials(bag)
         elif e.get("copied") and _remove(bag):
             done.append(f"removed uncommitted copy {rel}")
+            _prune_empty(bag.parent, stop={root, root / "bags"})
     return done
+
+
+def _prune_empty(folder: Path, stop: set[Path]) -> None:
+    """Remove folders the run created for a copy that is gone again (up to, not including, `stop`)."""
+    while folder not in stop and root_contains(stop, folder):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def root_contains(stops: set[Path], folder: Path) -> bool:
+    return any(s in folder.parents for s in stops)
 
 
 def _unignore(bag: Path) -> None:
