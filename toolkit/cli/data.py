@@ -48,7 +48,11 @@ def init_cmd(
 @data_app.command("add")
 def add_cmd(
     paths: list[Path] = typer.Argument(..., help="Bag files, rosbag2 directories, or directories to search for bags."),
-    copy: bool = typer.Option(False, "--copy", help="Copy bags from outside the repo into its bags/ directory."),
+    copy: bool = typer.Option(
+        False,
+        "--copy",
+        help="Copy bags from outside the repo into its bags/ directory (staged: only accepted bags arrive there).",
+    ),
     tag: list[str] = typer.Option([], "--tag", "-t", help="key=value tag for every added bag (repeatable)."),
     workers: int = typer.Option(0, "--workers", "-j", help="Index workers (0 = CPU count)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),

@@ -12,7 +12,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.data.journal import CACHE_DIR, find_partials, lock_holder, recover, repo_run, stale_staging
+from toolkit.data.journal import (
+    CACHE_DIR,
+    dvc_cache_partials,
+    find_partials,
+    lock_holder,
+    recover,
+    repo_run,
+    stale_staging,
+)
 from toolkit.data.repo import DataRepo
 from toolkit.errors import ConflictError
 
@@ -41,6 +49,8 @@ def fsck(repo: DataRepo, *, fix: bool = False) -> FsckReport:
     report.found += [f"unfinished slice: {p.relative_to(root).as_posix()}" for p in partials]
     halves = _half_sidecars(root)
     report.found += [f"half-written sidecar: {p.relative_to(root).as_posix()}" for p in halves]
+    dvc_tmp = dvc_cache_partials(root)
+    report.found += [f"unfinished DVC cache write: {p.relative_to(root).as_posix()}" for p in dvc_tmp]
     index_lock = root / ".git" / "index.lock"
     if index_lock.exists():
         report.found.append("git index lock: .git/index.lock (a killed git commit, or a git command running now)")

@@ -22,7 +22,7 @@ from toolkit.bags.summary import BagSummary
 from toolkit.config import get_settings
 from toolkit.cpus import usable_cpus
 from toolkit.data.discover import find_bags
-from toolkit.data.journal import Run, disk_error, repo_run
+from toolkit.data.journal import Run, disk_error, dvc_cache_partials, repo_run
 from toolkit.data.repo import BAGS_DIR, DataRepo
 from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError, PitlaneError, UserError
@@ -116,11 +116,10 @@ def _content_sha256(summary: BagSummary, bag: Path) -> str:
     return h.hexdigest()
 
 
-def _stage(run: Run, src: Path) -> Path:
-    """Copy `src` into this run's staging area (same filesystem as `bags/`, so accepted bags move by rename)."""
-    dest = run.copy_dir / src.name
+def _stage(src: Path, dest: Path) -> Path:
+    """Copy one bag into this run's staging area (same filesystem as `bags/`: accepted bags move by rename)."""
     if dest.exists() or dest.is_symlink():
-        raise DataRepoError(f"{src}: another source in this batch is also named {src.name}; rename one")
+        raise DataRepoError(f"{src}: another source in this batch is also named {dest.name}; rename one")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         if src.is_dir():
@@ -130,9 +129,12 @@ def _stage(run: Run, src: Path) -> Path:
     except OSError as exc:
         _discard(dest)
         raise disk_error(exc, f"{src}: cannot copy into the repo") from None
-    except shutil.Error as exc:  # copytree gathers per-file errors
+    except shutil.Error as exc:  # copytree gathers per-file errors as (src, dst, reason)
         _discard(dest)
-        raise DataRepoError(f"{src}: cannot copy into the repo ({str(exc).splitlines()[0][:200]})") from None
+        first = exc.args[0][0] if exc.args and isinstance(exc.args[0], list) and exc.args[0] else (src, dest, exc)
+        reason = str(first[2])
+        reason = "no space left on device" if "No space left" in reason else reason.splitlines()[0][:200]
+        raise DataRepoError(f"{src}: cannot copy into the repo: {reason}") from None
     return dest
 
 
@@ -157,10 +159,7 @@ def _final_path(repo: DataRepo, run: Run, bag: Path) -> Path:
 
 
 def _source_of(staged: Path, sources: dict[Path, Path]) -> str:
-    for top, src in sources.items():
-        if staged == top or top in staged.parents:
-            return str(src / staged.relative_to(top)) if staged != top else str(src)
-    return str(staged)
+    return str(sources.get(staged, staged))
 
 
 def _move_in(staged: Path, final: Path) -> None:
@@ -196,20 +195,26 @@ def _dvc_add(repo: DataRepo, targets: list[Path]) -> dict[Path, str]:
     if not targets:
         return {}
     try:
-        repo.dvc("add", "--quiet", *[repo.rel(t) for t in targets])
+        repo.dvc("add", *[repo.rel(t) for t in targets])  # not --quiet: that hides dvc's ERROR line too
         return {}
     except ExternalToolError:
-        if len(targets) == 1:
-            raise
+        _sweep_dvc_tmp(repo)
     failed: dict[Path, str] = {}
     for t in targets:
         try:
-            repo.dvc("add", "--quiet", repo.rel(t))
+            repo.dvc("add", repo.rel(t))
         except ExternalToolError as exc:
+            _sweep_dvc_tmp(repo)
             failed[t] = str(exc)
             dvc_file = t.parent / (t.name + ".dvc")
             dvc_file.unlink(missing_ok=True)
     return failed
+
+
+def _sweep_dvc_tmp(repo: DataRepo) -> None:
+    # A failed copy into the cache (a full disk) leaves dvc's half-written temp file there.
+    for tmp in dvc_cache_partials(repo.root):
+        tmp.unlink(missing_ok=True)
 
 
 def _git_paths_for(bag: Path) -> list[Path]:
@@ -270,19 +275,27 @@ def _add_in_run(
             report.failed.append((str(given), "no such file or directory"))
             continue
         try:
-            if not repo.is_inside(given):
-                if not copy:
-                    repo.rel(given)  # raises the "outside the data repo" error
-                staged = _stage(run, given)
-                sources[staged] = given
-                given = staged
-                faults.point("add.staged")
-            else:
+            if repo.is_inside(given):
                 repo.rel(given)
+            elif not copy:
+                repo.rel(given)  # raises the "outside the data repo" error
         except DataRepoError as exc:
             report.failed.append((str(given), str(exc)))
             continue
-        candidates.extend(find_bags([given]))
+        if repo.is_inside(given):
+            candidates.extend(find_bags([given]))
+            continue
+        # Classify at the source, copy each bag on its own: one that does not fit fails alone.
+        for found in find_bags([given]):
+            inner = Path(given.name) / found.relative_to(given) if found != given else Path(given.name)
+            try:
+                staged = _stage(found, run.copy_dir / inner)
+            except DataRepoError as exc:
+                report.failed.append((str(found), str(exc)))
+                continue
+            sources[staged] = found
+            candidates.append(staged)
+            faults.point("add.staged")
 
     indexed = index_many([str(p) for p in candidates], workers=workers, progress=progress)
     faults.point("add.indexed")
@@ -381,10 +394,16 @@ def resolve_bag(repo: DataRepo, ref: str) -> Sidecar:
 
 def remove_bags(repo: DataRepo, refs: Sequence[str], *, keep_file: bool = False) -> list[Sidecar]:
     """Stop tracking bags: `dvc remove` their .dvc files, delete sidecars, commit, drop catalog rows."""
+    with repo_run(repo):
+        return _remove_in_run(repo, refs, keep_file)
+
+
+def _remove_in_run(repo: DataRepo, refs: Sequence[str], keep_file: bool) -> list[Sidecar]:
     sidecars = [resolve_bag(repo, r) for r in refs]  # all resolve before anything changes
-    dvc_files = [repo.rel(repo.abs_path(sc.path + ".dvc")) for sc in sidecars]
-    args = ["remove", *([] if keep_file else ["--outs"]), *dvc_files]
-    repo.dvc(*args)
+    # A rerun after a kill finds some .dvc files already gone: remove what is left.
+    dvc_files = [repo.rel(f) for sc in sidecars if (f := repo.abs_path(sc.path + ".dvc")).exists()]
+    if dvc_files:
+        repo.dvc("remove", *([] if keep_file else ["--outs"]), *dvc_files)
     paths: list[Path] = []
     for sc in sidecars:
         bag = repo.abs_path(sc.path)
@@ -416,6 +435,11 @@ def validate_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def tag_bag(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence[str] = ()) -> Sidecar:
+    with repo_run(repo):
+        return _tag_in_run(repo, ref, set_tags, remove)
+
+
+def _tag_in_run(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence[str]) -> Sidecar:
     sc = resolve_bag(repo, ref)
     validate_tags(set_tags)
     missing = [k for k in remove if k not in sc.tags]

@@ -198,6 +198,9 @@ def recover(repo: RepoLike, *, catalog: bool) -> list[str]:
             # Only a git child of the dead run can have left it: live ones would still hold our lock.
             index_lock.unlink(missing_ok=True)
             done.append("removed stale .git/index.lock")
+        for tmp in dvc_cache_partials(root):
+            tmp.unlink(missing_ok=True)
+            done.append(f"removed unfinished DVC cache write {tmp.relative_to(root).as_posix()}")
         faults.point("recover.catalog")
         repo.rebuild_catalog()
         done.append("rebuilt the catalog from the sidecars")
@@ -334,6 +337,12 @@ def find_partials(root: Path) -> list[Path]:
             if m and not pid_alive(int(m.group(1))):
                 found.append(Path(dirpath) / name)
     return sorted(found)
+
+
+def dvc_cache_partials(root: Path) -> list[Path]:
+    """`.NAME.tmp` files dvc writes in its cache before renaming; a killed or failed `dvc add` leaves them."""
+    cache = root / ".dvc" / "cache"
+    return sorted(p for p in cache.rglob(".*.tmp") if p.is_file()) if cache.is_dir() else []
 
 
 def lock_holder(root: Path) -> tuple[int | None, bool]:

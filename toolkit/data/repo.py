@@ -38,8 +38,10 @@ def _tool(name: str) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    # dvc ends its errors with a support footer; the line worth showing is its last "ERROR: ...".
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and "Having any troubles?" not in ln]
+    errors = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "fatal:"))]
+    return (errors or lines)[-1] if lines else ""
 
 
 def run_tool(tool: str, args: Sequence[str], cwd: Path) -> str:
