@@ -17,8 +17,9 @@ from tests.conftest import BAGS
 from tests.data.conftest import git_status, head
 from toolkit.cli.main import app
 from toolkit.data.ingest import add_bags
-from toolkit.data.journal import JOURNAL_NAME, pid_alive
+from toolkit.data.journal import JOURNAL_NAME
 from toolkit.data.repo import DataRepo, init_repo
+from toolkit.partials import pid_alive
 
 runner = CliRunner()
 SPLIT = BAGS / "ros2_sqlite3" / "wbag_split5"

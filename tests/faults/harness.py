@@ -39,6 +39,7 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, kill_afte
     """`pitlane ARGS` in a forked child; SIGKILL its process group after `kill_after` seconds if given."""
     from toolkit.cli.main import main
 
+    _warm()
     out_f = cwd.parent / f".out-{os.getpid()}"
     err_f = cwd.parent / f".err-{os.getpid()}"
     pid = os.fork()
@@ -87,6 +88,14 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, kill_afte
     out_f.unlink(missing_ok=True)
     err_f.unlink(missing_ok=True)
     return Result(rc, out, err)
+
+
+def _warm() -> None:
+    """Import in the parent what every run imports, so that a forked run costs its own work only."""
+    import toolkit.bags.indexer
+    import toolkit.bags.slice
+    import toolkit.cli.data
+    import toolkit.data.api  # noqa: F401
 
 
 def with_group_gone(pgid: int) -> None:

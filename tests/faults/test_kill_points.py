@@ -27,10 +27,10 @@ from toolkit.data.ingest import add_bags
 from toolkit.data.repo import init_repo
 
 SEED = 16
-CHAINS = 6  # per command; each has 5 to 9 kills, most of them cheap
-TIMED = 4  # per command; each has two kills at random moments
+CHAINS = 7  # per command; each has 6 to 11 kills, most of them cheap
+TIMED = 2  # per command; each has two kills at random moments
 # Points a rerun passes while recovering a killed run: killing there must be recovered too.
-RECOVERY_POINTS = ["recover.staging", "recover.staging_removed", "recover.catalog", "lock.taken"]
+RECOVERY_POINTS = ["recover.staging", "recover.staging_removed", "recover.catalog"]
 
 
 def _usb(folder: Path) -> Path:
@@ -142,10 +142,12 @@ def test_chains_of_kills_then_rerun(command: str, cases: dict[str, Case], tmp_pa
     assert case.points
     # Up to the first dvc call a run is cheap: chains there (and in recovery) buy many kills per final rerun.
     cut = next((i for i, p in enumerate(case.points) if p[0].startswith("dvc.")), len(case.points))
-    early = case.points[:cut] + [(name, 1) for name in RECOVERY_POINTS]
+    early = case.points[:cut] + [(name, 1) for name in RECOVERY_POINTS]  # reached by every rerun of a kill
     for c in range(CHAINS):
         repo = case.fresh(tmp_path / f"c{c}")
-        chain = [rng.choice(early) for _ in range(rng.randint(4, 8))] + [rng.choice(case.points)]
+        chain = [rng.choice(early) for _ in range(rng.randint(6, 10))]
+        if c % 2:
+            chain.append(rng.choice(case.points))  # and one anywhere, dvc and git included
         for point in chain:
             res = h.kill_at(case.args, repo, point)
             assert "Traceback" not in res.err, res.err

@@ -19,7 +19,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,13 +29,13 @@ from typing import Protocol
 from toolkit import faults
 from toolkit.data.sidecar import sidecar_path
 from toolkit.errors import ConflictError, DataRepoError, PitlaneError
+from toolkit.partials import is_stale, remove_stale_partials
 
 CACHE_DIR = ".pitlane"  # the same name as toolkit.data.repo.CACHE_DIR; repo imports this module
 LOCK_NAME = "lock"
 STAGING_DIR = "staging"
 JOURNAL_NAME = "journal.jsonl"
 LOCK_WAIT_S = 30.0
-_PARTIAL = re.compile(r"^\..+\.partial-(\d+)$")
 
 # Descriptors of the locks this process holds: run_tool passes them to its children.
 held_fds: list[int] = []
@@ -75,16 +74,6 @@ class Run:
 
 
 _runs: dict[Path, tuple[Run, int]] = {}  # reentrancy: slice -> add share one run
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _lock_path(root: Path) -> Path:
@@ -303,38 +292,13 @@ def _unignore(bag: Path) -> None:
         gitignore.unlink(missing_ok=True)
 
 
-def stale_partials(out: Path) -> list[Path]:
-    """`.NAME.partial-PID` work folders of slices into `out` whose writer is dead."""
-    parent = out.parent
-    if not parent.is_dir():
-        return []
-    found = []
-    for p in parent.glob(f".{glob_escape(out.name)}.partial-*"):
-        m = _PARTIAL.match(p.name)
-        if m and not pid_alive(int(m.group(1))):
-            found.append(p)
-    return sorted(found)
-
-
-def remove_stale_partials(out: Path) -> list[Path]:
-    found = stale_partials(out)
-    for p in found:
-        _remove(p)
-    return found
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
-
-
 def find_partials(root: Path) -> list[Path]:
     """Every `.NAME.partial-PID` in the working tree whose writer is dead."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in {".git", ".dvc", CACHE_DIR}]
         for name in [*dirnames, *filenames]:
-            m = _PARTIAL.match(name)
-            if m and not pid_alive(int(m.group(1))):
+            if is_stale(Path(dirpath) / name):
                 found.append(Path(dirpath) / name)
     return sorted(found)
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from toolkit import faults
 from toolkit.data.ingest import add_bags, resolve_bag
-from toolkit.data.journal import Run, disk_error, remove_stale_partials, repo_run
+from toolkit.data.journal import Run, disk_error, repo_run
 from toolkit.data.repo import DataRepo
 from toolkit.data.search import search
 from toolkit.data.sidecar import Sidecar
 from toolkit.errors import ConflictError, DataRepoError, NotFoundError
+from toolkit.partials import remove_stale_partials
 
 _EXT = {"ros1": ".bag", "mcap": ".mcap", "ros2": ""}
 
