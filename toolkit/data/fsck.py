@@ -63,7 +63,7 @@ def fsck(repo: DataRepo, *, fix: bool = False) -> FsckReport:
     with repo_run(repo) as run:
         # Taking the lock recovers a dead holder's work; the second pass rebuilds the catalog in any case.
         report.fixed += run.recovered
-        report.fixed += [line for line in recover(repo, catalog=True) if line not in report.fixed]
+        report.fixed += [line for line in recover(repo, catalog=True, keep=run.dir) if line not in report.fixed]
         for p in find_partials(root):
             _remove_tree(p)
             report.fixed.append(f"removed {p.relative_to(root).as_posix()}")

@@ -116,7 +116,7 @@ def repo_run(repo: RepoLike) -> Iterator[Run]:
             shutil.rmtree(run.dir, ignore_errors=True)
             with contextlib.suppress(OSError):
                 run.dir.parent.rmdir()  # only when empty: no trace of finished runs
-        os.ftruncate(fd, 0)  # an empty lock file says its last holder ended cleanly
+            os.ftruncate(fd, 0)  # an empty lock file says its last holder ended (returned or raised) cleanly
     finally:
         held_fds.remove(fd)
         os.close(fd)
@@ -144,12 +144,13 @@ def _acquire(root: Path) -> tuple[int, bool]:
     return fd, bool(os.pread(fd, 32, 0).strip())
 
 
-def stale_staging(root: Path) -> list[Path]:
-    """Staging folders whose owner is dead (all of them, when the caller holds the lock)."""
+def stale_staging(root: Path, keep: Path | None = None) -> list[Path]:
+    """Staging folders of dead runs: all of them while nobody holds the lock, or before the holder makes its own
+    (one named after our PID too: a killed run that had the same PID)."""
     base = _staging_root(root)
     if not base.is_dir():
         return []
-    return sorted(d for d in base.iterdir() if not (d.name.isdigit() and int(d.name) == os.getpid()))
+    return sorted(d for d in base.iterdir() if d != keep)
 
 
 def read_journal(folder: Path) -> list[dict[str, object]]:
@@ -167,14 +168,14 @@ def read_journal(folder: Path) -> list[dict[str, object]]:
     return entries
 
 
-def recover(repo: RepoLike, *, catalog: bool) -> list[str]:
+def recover(repo: RepoLike, *, catalog: bool, keep: Path | None = None) -> list[str]:
     """Undo and remove every stale staging folder; after a death, also git's lock and the catalog cache.
 
     Returns one line per thing removed (for `pitlane data fsck`).
     """
     root = repo.root
     done: list[str] = []
-    stale = stale_staging(root)
+    stale = stale_staging(root, keep)
     for folder in stale:
         faults.point("recover.staging")
         done.extend(undo(repo, read_journal(folder)))
