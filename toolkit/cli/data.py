@@ -48,7 +48,11 @@ def init_cmd(
 @data_app.command("add")
 def add_cmd(
     paths: list[Path] = typer.Argument(..., help="Bag files, rosbag2 directories, or directories to search for bags."),
-    copy: bool = typer.Option(False, "--copy", help="Copy bags from outside the repo into its bags/ directory."),
+    copy: bool = typer.Option(
+        False,
+        "--copy",
+        help="Copy bags from outside the repo into its bags/ directory (staged: only accepted bags arrive there).",
+    ),
     tag: list[str] = typer.Option([], "--tag", "-t", help="key=value tag for every added bag (repeatable)."),
     workers: int = typer.Option(0, "--workers", "-j", help="Index workers (0 = CPU count)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -143,6 +147,27 @@ def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
     """Rebuild the catalog from the sidecars."""
     n = _api().reindex(_repo(repo_path))
     info(f"catalog rebuilt: {n} bags")
+
+
+@data_app.command("fsck")
+def fsck_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Remove what it finds (undoing the killed runs' uncommitted work)."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was found and fixed as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """List leftovers of killed runs (staging, locks, unfinished slices, stale catalog); --fix removes them."""
+    report = _api().fsck(_repo(repo_path), fix=fix)
+    if json_out:
+        print_json({"found": report.found, "fixed": report.fixed})
+    else:
+        for line in report.found:
+            info(f"found: {line}")
+        for line in report.fixed:
+            info(f"fixed: {line}")
+        if not report.found:
+            info("clean: nothing left by killed runs")
+    if report.found and not fix:
+        raise typer.Exit(1)
 
 
 @data_app.command("search")
