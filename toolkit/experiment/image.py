@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ExternalToolError, UserError
-from toolkit.experiment.container import INSTALL_HINT, Engine
+from toolkit.experiment.container import Engine
 
 BASE_ENV = "PITLANE_BASE_IMAGE"  # overrides image.base of the spec
 REGISTRY_ENV = "PITLANE_IMAGE_REGISTRY"  # host[:port][/prefix]: push there after the build
@@ -63,11 +63,8 @@ def wheelhouse(lock: Path) -> Path:
     stamp = house / f".complete-{lock_key(lock)[:16]}"
     if not stamp.exists():
         print(f"build: downloading the locked wheels into {house} (once per lock)", file=sys.stderr)
-        _run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes"]
-            + ["-r", str(lock.resolve()), "-d", str(house)],
-            "pip download of requirements.lock",
-        )
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes"]
+        _run([*pip, "-r", str(lock.resolve()), "-d", str(house)], "pip download of requirements.lock")
         stamp.touch()
     return house
 
@@ -109,7 +106,7 @@ def _pip_wheel(spec: str, out: Path) -> None:
 
 
 def pitlane_wheel(requirements: Path) -> Path:
-    """A directory holding one pitlane wheel, cached: of the running checkout (by its content), else requirements.txt's."""
+    """A directory with one pitlane wheel: of the running checkout (cached by content), else requirements.txt's."""
     root = _checkout()
     files: list[Path] = []
     line = ""
@@ -168,8 +165,9 @@ def build(
 ) -> dict[str, Any]:
     """Build the experiment image; returns what build/env.json records under ``image``."""
     base = os.environ.get(BASE_ENV) or base
-    exists = subprocess.run(engine.command("image", "exists" if engine.name == "podman" else "inspect", base),
-                            capture_output=True)
+    exists = subprocess.run(
+        engine.command("image", "exists" if engine.name == "podman" else "inspect", base), capture_output=True
+    )
     if exists.returncode != 0 and engine.name == "podman" and base.startswith("localhost/"):
         raise UserError(
             f"base image {base} not found: build it from Debian packages with scripts/base-image.sh {base}, "
@@ -224,9 +222,9 @@ def build(
 
 def environment_in(engine: Engine, image_id: str) -> dict[str, Any]:
     """The environment fingerprint as the image's Python sees it (what the stages that run in it get)."""
+    run = engine.command("run", "--rm", "--network", "none", *engine.container_flags(), image_id)
     out = _run(
-        engine.command("run", "--rm", "--network", "none", *engine.container_flags(), image_id)
-        + ["python", "-m", "toolkit.experiment.fingerprint"],
+        [*run, "python", "-m", "toolkit.experiment.fingerprint"],
         "fingerprint inside the image",
         timeout=600,
     )

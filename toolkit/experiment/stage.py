@@ -58,9 +58,10 @@ def container_command(
     cmd += ["--volume", f"{repo}:{repo}", "--workdir", str(repo), "--shm-size", "1g"]
     if stage == "train":
         cmd += ["--network", "none"]
-        if int((params.get("resources") or {}).get("train", {}).get("gpus") or 0) and os.environ.get(
-            ACCELERATOR_ENV
-        ) != "cpu":
+        if (
+            int((params.get("resources") or {}).get("train", {}).get("gpus") or 0)
+            and os.environ.get(ACCELERATOR_ENV) != "cpu"
+        ):
             cmd += engine.gpu_flags()
     else:
         for path in _local_mounts(params, repo):

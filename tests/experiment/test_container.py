@@ -1,0 +1,85 @@
+"""The experiment image, real podman: build makes it, process and train run in it, DVC rebuilds it when it must.
+
+The session's trained repo (conftest ``trained_repo``) ran its stages in the image; these tests need podman and
+fail, naming what to install, where it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.experiment.conftest import run_cli
+from toolkit.experiment import container
+
+
+def _env(repo: Path) -> dict:
+    return json.loads((repo / "build" / "env.json").read_text())
+
+
+def _inspect(engine: container.Engine, ref: str, fmt: str) -> str:
+    done = subprocess.run(engine.command("image", "inspect", "--format", fmt, ref), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_build_makes_the_image_and_run_json_records_its_digest(podman: container.Engine, trained_repo: Path) -> None:
+    image = _env(trained_repo)["image"]
+    assert image["status"] == "built" and image["engine"] == "podman"
+    assert image["id"] == "sha256:" + _inspect(podman, image["id"], "{{.Id}}")
+    assert image["digest"] == _inspect(podman, image["id"], "{{.Digest}}")
+    assert image["digest"].startswith("sha256:")
+    record = json.loads((trained_repo / "run.json").read_text())
+    assert record["environment"]["image"] == image
+    # The fingerprint describes the image's environment: its Python ran `python -m toolkit.experiment.fingerprint`.
+    env = _env(trained_repo)
+    assert env["executable"] == "/opt/venv/bin/python"
+    assert record["environment"]["fingerprint"] == env["fingerprint"]
+
+
+def test_process_and_train_ran_inside_the_image(podman: container.Engine, trained_repo: Path) -> None:
+    image_id = _env(trained_repo)["image"]["id"]
+    record = json.loads((trained_repo / "run.json").read_text())
+    # The train stage's own Python: the image's venv on Debian bookworm, not this interpreter.
+    assert record["runtime"] == {
+        "where": "container",
+        "image": image_id,
+        "python": "/opt/venv/bin/python",
+        "os": "Debian GNU/Linux 12 (bookworm)",
+    }
+    assert record["runtime"]["python"] != sys.executable
+    log = (trained_repo.parent / "first-run.log").read_text()
+    assert f"process@raw: in container {image_id[:19]} (podman)" in log
+    assert f"train: in container {image_id[:19]} (podman)" in log
+    assert "running on the host" not in log
+
+
+def test_lr_change_reruns_train_in_the_same_image(podman: container.Engine, trained_copy: Path) -> None:
+    before = _env(trained_copy)["image"]["id"]
+    done = run_cli(trained_copy, "run", "-S", "trainer.lr=0.02")
+    assert "Running stage 'train'" in done.stdout and "Running stage 'build'" not in done.stdout
+    assert f"train: in container {before[:19]}" in done.stderr
+    assert json.loads((trained_copy / "run.json").read_text())["runtime"]["image"] == before
+
+
+def test_src_change_rebuilds_the_image_from_its_cached_layers(podman: container.Engine, trained_copy: Path) -> None:
+    before = _env(trained_copy)["image"]
+    predictor = trained_copy / "src" / "predictor.py"
+    predictor.write_text(predictor.read_text() + "\n# a source change\n")
+    done = run_cli(trained_copy, "run")
+    assert "Running stage 'build'" in done.stdout and "Running stage 'train'" in done.stdout
+    after = _env(trained_copy)["image"]
+    assert after["id"] != before["id"] and after["lock_key"] == before["lock_key"]
+    # Only the layers after the locked install differ: the slow one came from the layer cache.
+    layers_before = json.loads(_inspect(podman, before["id"], "{{json .RootFS.Layers}}"))
+    layers_after = json.loads(_inspect(podman, after["id"], "{{json .RootFS.Layers}}"))
+    assert layers_before[:-1] == layers_after[:-1] and layers_before[-1] != layers_after[-1]
+    assert json.loads((trained_copy / "run.json").read_text())["environment"]["image"]["id"] == after["id"]
+
+
+def test_stage_runtime_host_runs_on_the_host(podman: container.Engine, trained_copy: Path) -> None:
+    done = run_cli(trained_copy, "run", "-S", "resources.train.runtime=host", "-S", "trainer.lr=0.004")
+    assert "Running stage 'train'" in done.stdout and "train: in container" not in done.stderr
+    assert json.loads((trained_copy / "run.json").read_text())["runtime"]["where"] == "host"
