@@ -7,9 +7,16 @@ fail, naming what to install, where it is missing.
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.experiment.conftest import run_cli
 from toolkit.experiment import container
@@ -83,3 +90,62 @@ def test_stage_runtime_host_runs_on_the_host(podman: container.Engine, trained_c
     done = run_cli(trained_copy, "run", "-S", "resources.train.runtime=host", "-S", "trainer.lr=0.004")
     assert "Running stage 'train'" in done.stdout and "train: in container" not in done.stderr
     assert json.loads((trained_copy / "run.json").read_text())["runtime"]["where"] == "host"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """Debian's docker-registry (the CNCF distribution server) on a free local port, storage in tmp_path."""
+    server = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not Path(server).is_file():
+        pytest.fail("the push test needs Debian's docker-registry: run scripts/system-deps.sh", pytrace=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'store'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen([server, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert proc.poll() is None, "docker-registry exited"
+                assert time.monotonic() < deadline, "docker-registry did not answer within 30 s"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_build_pushes_to_the_registry_and_records_the_digest(
+    podman: container.Engine, trained_copy: Path, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PITLANE_IMAGE_REGISTRY", registry)
+    monkeypatch.setenv("PITLANE_IMAGE_REGISTRY_INSECURE", "1")
+    predictor = trained_copy / "src" / "predictor.py"
+    predictor.write_text(predictor.read_text() + "\n# pushed build\n")
+    run_cli(trained_copy, "run")
+    image = _env(trained_copy)["image"]
+    name, digest = image["pushed"].split("@")
+    assert name == f"{registry}/pitlane-exp/cams" and digest.startswith("sha256:")
+    # The registry serves that manifest by digest, and pulling it gives the image the stages ran in.
+    request = urllib.request.Request(
+        f"http://{registry}/v2/pitlane-exp/cams/manifests/{digest}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                 "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+    pulled = subprocess.run(
+        podman.command("pull", "--quiet", "--tls-verify=false", image["pushed"]), capture_output=True, text=True
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert "sha256:" + pulled.stdout.strip() == image["id"]
+    assert json.loads((trained_copy / "run.json").read_text())["environment"]["image"]["pushed"] == image["pushed"]
