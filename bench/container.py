@@ -140,7 +140,8 @@ def main() -> None:
     train, build = results["train"], results["build"]
     print(
         f"train {train['steps']} steps: container {train['container_s']:.2f}s, host {train['host_s']:.2f}s, "
-        f"ratio {train['ratio']:.3f} (target <= 1.05); build after a src/ change {build['build_after_src_change_s']:.1f}s"
+        f"ratio {train['ratio']:.3f} (target <= 1.05); "
+        f"build after a src/ change {build['build_after_src_change_s']:.1f}s"
     )
 
 

@@ -138,8 +138,9 @@ def test_build_pushes_to_the_registry_and_records_the_digest(
     # The registry serves that manifest by digest, and pulling it gives the image the stages ran in.
     request = urllib.request.Request(
         f"http://{registry}/v2/pitlane-exp/cams/manifests/{digest}",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
-                 "application/vnd.docker.distribution.manifest.v2+json"},
+        headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+        },
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         assert answer.status == 200
