@@ -6,6 +6,7 @@ each is done once per session and tests work on copies.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -86,8 +87,8 @@ def container_engine() -> container.Engine | None:
     return container.detect()
 
 
-@pytest.fixture(scope="session")
-def base_image(_session_home: Path) -> str | None:
+@functools.cache
+def ensure_base_image() -> str | None:
     """The Debian base image (scripts/base-image.sh, cached by its package list) where podman is installed.
 
     Without podman the pipeline tests run their stages on the host; the container tests fail (``podman`` fixture).
@@ -101,6 +102,11 @@ def base_image(_session_home: Path) -> str | None:
 
 
 @pytest.fixture(scope="session")
+def base_image() -> str | None:
+    return ensure_base_image()
+
+
+@pytest.fixture(scope="session")
 def podman(base_image: str | None) -> container.Engine:
     """The container tests need podman (and the base image): fail, never skip, naming what to install."""
     engine = container_engine()
@@ -110,7 +116,8 @@ def podman(base_image: str | None) -> container.Engine:
 
 
 @pytest.fixture(scope="session")
-def rendered_repo(tmp_path_factory: pytest.TempPathFactory, _session_home: Path, base_image: str | None) -> Path:
+def rendered_repo(tmp_path_factory: pytest.TempPathFactory, _session_home: Path) -> Path:
+    ensure_base_image()  # where podman is, the build stage of every run builds FROM it
     from toolkit.experiment.scaffold import init_experiment
 
     repo = tmp_path_factory.mktemp("rendered") / "exp"

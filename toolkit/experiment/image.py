@@ -174,6 +174,7 @@ def build(
             f"or set {BASE_ENV} (or image.base in conf/experiment.yaml) to your registry's base"
         )
     key = lock_key(lock)
+    wheel_dir = pitlane_wheel(requirements)
     tag = f"localhost/pitlane-exp/{name.lower()}:{key[:12]}"
     with tempfile.TemporaryDirectory() as tmp:
         iid = Path(tmp) / "iid"
@@ -188,8 +189,10 @@ def build(
             f"LOCK_KEY={key}",
             "--build-context",
             f"wheels={wheelhouse(lock)}",
+            "--build-arg",
+            f"PITLANE_WHEEL={wheel_dir.name}",
             "--build-context",
-            f"pitlane={pitlane_wheel(requirements)}",
+            f"pitlane={wheel_dir}",
             "--label",
             f"{_LABEL}={name}",
             "--iidfile",
