@@ -129,6 +129,7 @@ def test_build_pushes_to_the_registry_and_records_the_digest(
 ) -> None:
     monkeypatch.setenv("PITLANE_IMAGE_REGISTRY", registry)
     monkeypatch.setenv("PITLANE_IMAGE_REGISTRY_INSECURE", "1")
+    monkeypatch.setenv("PITLANE_IMAGE_COMPRESSION", "zstd")  # gzip of the 2 GB image takes minutes on 2 cores
     predictor = trained_copy / "src" / "predictor.py"
     predictor.write_text(predictor.read_text() + "\n# pushed build\n")
     run_cli(trained_copy, "run")
