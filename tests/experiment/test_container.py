@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.experiment.conftest import run_cli
-from toolkit.experiment import container
+from toolkit.errors import UserError
+from toolkit.experiment import container, image
 
 
 def _env(repo: Path) -> dict:
@@ -122,6 +123,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(tmp_path / "store", ignore_errors=True)  # the pushed image: ~1 GB compressed
 
 
 def test_build_pushes_to_the_registry_and_records_the_digest(
@@ -151,3 +153,10 @@ def test_build_pushes_to_the_registry_and_records_the_digest(
     assert pulled.returncode == 0, pulled.stderr
     assert "sha256:" + pulled.stdout.strip() == image["id"]
     assert json.loads((trained_copy / "run.json").read_text())["environment"]["image"]["pushed"] == image["pushed"]
+
+
+def test_missing_base_image_names_the_builder(podman: container.Engine, tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("")
+    with pytest.raises(UserError, match=r"base image localhost/pitlane-no-such-base:x not found: .*base-image"):
+        image.build(podman, tmp_path, "x", "localhost/pitlane-no-such-base:x", tmp_path / "Dockerfile", lock, lock)

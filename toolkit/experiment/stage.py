@@ -74,6 +74,19 @@ def container_command(
     return [*cmd, image_id, "python", f"src/{stage}.py", *args]
 
 
+def host_reason(
+    stage: str, params: dict[str, Any], engine: container.Engine | None, image: dict[str, Any]
+) -> str | None:
+    """Why the stage runs on the host (None: it runs in the image)."""
+    if runtime_of(params, stage) == "host":
+        return f"resources.{stage}.runtime: host"
+    if engine is None:
+        return container.INSTALL_HINT
+    if image.get("status") != "built":
+        return f"no image: {image.get('reason', 'not built')}"
+    return None
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -m toolkit.experiment.stage STAGE [ARGS...]", file=sys.stderr)
@@ -81,18 +94,16 @@ def main(argv: list[str]) -> int:
     stage, args = argv[0], argv[1:]
     repo = Path.cwd().resolve()
     params = _params(repo)
-    host = [sys.executable, f"src/{stage}.py", *args]
-    # Stage scripts import from src/ (a DVC dependency of build): no __pycache__ may appear there.
-    host_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     label = f"{stage}@{args[0]}" if args else stage
-    if runtime_of(params, stage) == "host":
-        return subprocess.call(host, env=host_env)
-    engine = container.detect()
+    engine = container.detect() if runtime_of(params, stage) == "container" else None
     image = _image(repo)
-    if engine is None or image.get("status") != "built":
-        why = container.INSTALL_HINT if engine is None else f"no image: {image.get('reason', 'not built')}"
-        print(f"{label}: running on the host ({why})", file=sys.stderr)
-        return subprocess.call(host, env=host_env)
+    reason = host_reason(stage, params, engine, image)
+    if reason is not None or engine is None:
+        if runtime_of(params, stage) == "container":  # asked for a container and did not get one: say so
+            print(f"{label}: running on the host ({reason})", file=sys.stderr)
+        # Stage scripts import from src/ (a DVC dependency of build): no __pycache__ may appear there.
+        host_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        return subprocess.call([sys.executable, f"src/{stage}.py", *args], env=host_env)
     # A container a killed run left behind would keep writing checkpoints: stop it before starting over.
     name = container.container_name(repo, stage if not args else f"{stage}-{args[0]}")
     ignore = ["--ignore"] if engine.name == "podman" else []
