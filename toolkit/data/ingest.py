@@ -19,9 +19,12 @@ from pathlib import Path
 from toolkit.bags.summary import BagSummary
 from toolkit.config import get_settings
 from toolkit.cpus import usable_cpus
+from toolkit.data.derive import attach
 from toolkit.data.discover import find_bags
+from toolkit.data.events import EventsConfig, load_config
 from toolkit.data.repo import BAGS_DIR, DataRepo
 from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
+from toolkit.data.signalfile import signals_path
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError, PitlaneError, UserError
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, path just finished)
@@ -158,7 +161,13 @@ def _dvc_add(repo: DataRepo, targets: list[Path]) -> dict[Path, str]:
 def _git_paths_for(bag: Path) -> list[Path]:
     # The slice lineage and the user's own `<bag>.pitlane.yaml` tags travel with the bag when present.
     extras = [bag.parent / (bag.name + s) for s in (".lineage.json", ".pitlane.yaml")]
-    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore", *extras]
+    return [
+        sidecar_path(bag),
+        signals_path(bag),
+        bag.parent / (bag.name + ".dvc"),
+        bag.parent / ".gitignore",
+        *extras,
+    ]
 
 
 def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
@@ -182,6 +191,7 @@ def _rollback(repo: DataRepo, bags: list[Path]) -> None:
     """Best effort after a failed commit: no sidecar, no .dvc file, nothing staged for these bags."""
     for bag in bags:
         sidecar_path(bag).unlink(missing_ok=True)
+        signals_path(bag).unlink(missing_ok=True)
     dvc_files = [bag.parent / (bag.name + ".dvc") for bag in bags]
     existing = [repo.rel(f) for f in dvc_files if f.exists()]
     try:
@@ -202,6 +212,8 @@ def add_bags(
     workers: int = 0,
     progress: ProgressFn | None = None,
     lineage: dict[str, dict[str, object]] | None = None,
+    signals: bool = True,
+    events_config: EventsConfig | None = None,
 ) -> AddReport:
     """Ingest bags: index -> dedupe by content -> one `dvc add` -> sidecars -> one commit -> catalog."""
     report = AddReport()
@@ -260,7 +272,12 @@ def add_bags(
         )
         to_add.append((bag, sc))
 
+    if signals and to_add:
+        cfg = events_config or load_config(repo.root)
+        to_add = [(bag, attach(repo, bag, sc, cfg)) for bag, sc in to_add]
     failed_dvc = _dvc_add(repo, [bag for bag, _ in to_add])
+    for bag in failed_dvc:
+        signals_path(bag).unlink(missing_ok=True)
     ok = [(bag, sc) for bag, sc in to_add if bag not in failed_dvc]
     report.failed.extend((str(bag), reason) for bag, reason in failed_dvc.items())
     if not ok:
@@ -311,6 +328,7 @@ def remove_bags(repo: DataRepo, refs: Sequence[str], *, keep_file: bool = False)
     for sc in sidecars:
         bag = repo.abs_path(sc.path)
         sidecar_path(bag).unlink(missing_ok=True)
+        signals_path(bag).unlink(missing_ok=True)
         paths.extend(_git_paths_for(bag))
     names = ", ".join(sc.path for sc in sidecars)
     commit_paths(repo, paths, f"data: remove {names}")

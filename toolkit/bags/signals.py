@@ -1,0 +1,279 @@
+"""Derived signals: one pass over a bag that decodes only topics of known motion types.
+
+Every message's receive time and size is kept per topic (sensor health needs no
+decoding); payloads are deserialized only for the types below, and each signal
+comes from one topic (the preferred type, then the one with most messages):
+
+| signal | sources, in order of preference |
+|---|---|
+| speed (m/s) | VelocityReport (Autoware), Odometry, TwistStamped, TwistWithCovarianceStamped, Twist |
+| yaw rate (rad/s) | Imu, then the speed source's angular z / heading rate |
+| IMU longitudinal acceleration (m/s²) | Imu linear_acceleration.x |
+| position | NavSatFix (fixes with status < 0 or NaN are dropped) |
+
+``resample`` turns the samples into a fixed-rate series: each row at ``t0 + k·period``
+holds the mean of the samples received in ``[t, t + period)`` (NaN when none did).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from toolkit.bags.connection import BagConnection
+from toolkit.bags.read import BagReader
+from toolkit.bags.types import UndecodableError, typestore_for
+
+IMU = "sensor_msgs/msg/Imu"
+ODOMETRY = "nav_msgs/msg/Odometry"
+NAVSATFIX = "sensor_msgs/msg/NavSatFix"
+TWIST = "geometry_msgs/msg/Twist"
+TWIST_STAMPED = "geometry_msgs/msg/TwistStamped"
+TWIST_COV_STAMPED = "geometry_msgs/msg/TwistWithCovarianceStamped"
+VELOCITY_REPORTS = ("autoware_auto_vehicle_msgs/msg/VelocityReport", "autoware_vehicle_msgs/msg/VelocityReport")
+
+# Preference of speed sources (lower is better).
+SPEED_TYPES = {**dict.fromkeys(VELOCITY_REPORTS, 0), ODOMETRY: 1, TWIST_STAMPED: 2, TWIST_COV_STAMPED: 3, TWIST: 4}
+KNOWN_TYPES = frozenset({IMU, NAVSATFIX, *SPEED_TYPES})
+
+COLUMNS = ("speed_mps", "accel_mps2", "yaw_rate_rps", "lat", "lon")
+DEFAULT_PERIOD_NS = 100_000_000  # 10 Hz
+
+
+@dataclass
+class TopicTrace:
+    """Receive times and payload sizes of every message of one topic, in time order."""
+
+    topic: str
+    msgtype: str
+    encoding: str
+    stamps: np.ndarray  # int64 ns
+    sizes: np.ndarray  # int64 bytes
+    header_stamps: np.ndarray | None = None  # int64 ns; decoded topics with a std_msgs/Header only
+
+
+@dataclass
+class Samples:
+    """Decoded values of one signal from one topic."""
+
+    topic: str
+    t: np.ndarray  # int64 ns, receive time
+    v: np.ndarray  # float64
+
+
+@dataclass
+class Extraction:
+    topics: dict[str, TopicTrace]
+    samples: dict[str, Samples]  # keys: speed, imu_accel, yaw_rate, lat, lon
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Series:
+    """A fixed-rate series of the derived signals; ``sources`` names the topic of each column."""
+
+    period_ns: int
+    t_ns: np.ndarray  # int64
+    columns: dict[str, np.ndarray]  # COLUMNS -> float64 (NaN where unknown)
+    sources: dict[str, str] = field(default_factory=dict)
+    accel_from: str = ""  # "speed" (derivative of the speed column) or "imu" or ""
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
+
+
+def _stamp_ns(msg: Any) -> int | None:
+    header = getattr(msg, "header", None)
+    if header is None:
+        return None
+    stamp = header.stamp
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _speed_yaw(msgtype: str, msg: Any) -> tuple[float, float]:
+    if msgtype in VELOCITY_REPORTS:
+        return math.hypot(msg.longitudinal_velocity, msg.lateral_velocity), float(msg.heading_rate)
+    twist = msg
+    if msgtype in (ODOMETRY, TWIST_COV_STAMPED):
+        twist = msg.twist.twist
+    elif msgtype == TWIST_STAMPED:
+        twist = msg.twist
+    return math.hypot(twist.linear.x, twist.linear.y), float(twist.angular.z)
+
+
+def _pick(conns: list[BagConnection], counts: dict[str, int], rank: Callable[[BagConnection], int]) -> str | None:
+    if not conns:
+        return None
+    best = min(conns, key=lambda c: (rank(c), -counts.get(c.topic, 0), c.topic))
+    return best.topic
+
+
+def _decoder(conn: BagConnection) -> Callable[[bytes], Any] | None:
+    try:
+        store = typestore_for(conn)
+        store.get_msgdef(conn.msgtype)
+    except UndecodableError:
+        return None
+    except Exception:  # rosbags raises several types for definitions it cannot build
+        return None
+    if conn.encoding == "ros1":
+        return lambda data: store.deserialize_ros1(data, conn.msgtype)
+    return lambda data: store.deserialize_cdr(data, conn.msgtype)
+
+
+def extract(path: str | os.PathLike[str], counts: dict[str, int] | None = None) -> Extraction:
+    """Read the bag once: stamps and sizes of every topic, decoded samples of the chosen topics."""
+    with BagReader(path) as reader:
+        return extract_from(reader, counts or {})
+
+
+def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
+    warnings: list[str] = []
+    known = [c for c in reader.connections if c.msgtype in KNOWN_TYPES]
+    decoders: dict[int, Callable[[bytes], Any]] = {}
+    for c in known:
+        dec = _decoder(c)
+        if dec is None:
+            warnings.append(f"signals: {c.topic} ({c.msgtype}) cannot be decoded")
+        else:
+            decoders[c.id] = dec
+    usable = [c for c in known if c.id in decoders]
+    speed_topic = _pick([c for c in usable if c.msgtype in SPEED_TYPES], counts, lambda c: SPEED_TYPES[c.msgtype])
+    imu_topic = _pick([c for c in usable if c.msgtype == IMU], counts, lambda c: 0)
+    fix_topic = _pick([c for c in usable if c.msgtype == NAVSATFIX], counts, lambda c: 0)
+    chosen = {t for t in (speed_topic, imu_topic, fix_topic) if t is not None}
+
+    stamps: dict[str, list[int]] = {}
+    sizes: dict[str, list[int]] = {}
+    headers: dict[str, list[int]] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    raw: dict[str, tuple[list[int], list[float]]] = {k: ([], []) for k in ("speed", "imu_accel", "yaw_rate", "lat")}
+    lon_v: list[float] = []
+    yaw_from_speed: tuple[list[int], list[float]] = ([], [])
+    for m in reader.messages():
+        topic, t = m.topic, m.timestamp_ns
+        if topic not in stamps:
+            stamps[topic], sizes[topic] = [], []
+            meta[topic] = (m.msgtype, m.connection.encoding)
+        stamps[topic].append(t)
+        sizes[topic].append(len(m.data))
+        if topic not in chosen:
+            continue
+        dec = decoders.get(m.connection.id)
+        if dec is None:
+            continue
+        try:
+            msg = dec(m.data)
+        except Exception as exc:  # one bad payload must not cost the bag its signals
+            warnings.append(f"signals: {topic} message at {t} does not decode ({type(exc).__name__})")
+            continue
+        hs = _stamp_ns(msg)
+        if hs is not None:
+            headers.setdefault(topic, []).append(hs)
+        if topic == speed_topic:
+            speed, yaw = _speed_yaw(m.msgtype, msg)
+            raw["speed"][0].append(t)
+            raw["speed"][1].append(speed)
+            yaw_from_speed[0].append(t)
+            yaw_from_speed[1].append(yaw)
+        if topic == imu_topic:
+            raw["imu_accel"][0].append(t)
+            raw["imu_accel"][1].append(float(msg.linear_acceleration.x))
+            raw["yaw_rate"][0].append(t)
+            raw["yaw_rate"][1].append(float(msg.angular_velocity.z))
+        if topic == fix_topic:
+            lat, lon, status = float(msg.latitude), float(msg.longitude), int(msg.status.status)
+            if status >= 0 and math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180:
+                raw["lat"][0].append(t)
+                raw["lat"][1].append(lat)
+                lon_v.append(lon)
+
+    topics: dict[str, TopicTrace] = {}
+    for topic, ts in stamps.items():
+        hdr = headers.get(topic)
+        topics[topic] = TopicTrace(
+            topic=topic,
+            msgtype=meta[topic][0],
+            encoding=meta[topic][1],
+            stamps=np.asarray(ts, dtype=np.int64),
+            sizes=np.asarray(sizes[topic], dtype=np.int64),
+            header_stamps=np.asarray(hdr, dtype=np.int64) if hdr is not None and len(hdr) == len(ts) else None,
+        )
+    if imu_topic is None and speed_topic is not None:
+        raw["yaw_rate"] = yaw_from_speed
+    source = {"speed": speed_topic, "imu_accel": imu_topic, "yaw_rate": imu_topic or speed_topic, "lat": fix_topic}
+    samples: dict[str, Samples] = {}
+    for key, (ts_l, vs) in raw.items():
+        src = source[key]
+        if src is not None and ts_l:
+            samples[key] = Samples(src, np.asarray(ts_l, dtype=np.int64), np.asarray(vs, dtype=np.float64))
+    if "lat" in samples:
+        samples["lon"] = Samples(samples["lat"].topic, samples["lat"].t, np.asarray(lon_v, dtype=np.float64))
+    return Extraction(topics=topics, samples=samples, warnings=warnings)
+
+
+def bin_means(t: np.ndarray, v: np.ndarray, t0: int, period_ns: int, n: int) -> np.ndarray:
+    """Mean of ``v`` per bin ``[t0 + k·period, t0 + (k+1)·period)`` for k < n; NaN for empty bins."""
+    idx = (t - t0) // period_ns
+    keep = (idx >= 0) & (idx < n)
+    idx = idx[keep]
+    sums = np.bincount(idx, weights=v[keep], minlength=n)
+    counts = np.bincount(idx, minlength=n)
+    out = np.full(n, np.nan)
+    has = counts > 0
+    out[has] = sums[has] / counts[has]
+    return out
+
+
+def resample(extraction: Extraction, period_ns: int = DEFAULT_PERIOD_NS) -> Series:
+    """The fixed-rate series of an extraction; empty when no known topic had samples."""
+    samples = extraction.samples
+    if not samples:
+        return Series(period_ns, np.zeros(0, dtype=np.int64), {c: np.zeros(0) for c in COLUMNS})
+    t0 = min(int(s.t[0]) for s in samples.values())
+    t1 = max(int(s.t[-1]) for s in samples.values())
+    n = (t1 - t0) // period_ns + 1
+    t_ns = t0 + np.arange(n, dtype=np.int64) * period_ns
+
+    def col(key: str) -> np.ndarray:
+        s = samples.get(key)
+        return bin_means(s.t, s.v, t0, period_ns, n) if s is not None else np.full(n, np.nan)
+
+    speed = col("speed")
+    if "speed" in samples:
+        accel = derivative(speed, period_ns)
+        accel_from = "speed"
+    elif "imu_accel" in samples:
+        accel = col("imu_accel")
+        accel_from = "imu"
+    else:
+        accel, accel_from = np.full(n, np.nan), ""
+    columns = {"speed_mps": speed, "accel_mps2": accel, "yaw_rate_rps": col("yaw_rate"), "lat": col("lat")}
+    columns["lon"] = col("lon")
+    sources = {
+        "speed_mps": samples["speed"].topic if "speed" in samples else "",
+        "accel_mps2": (samples["speed"].topic if accel_from == "speed" else samples["imu_accel"].topic)
+        if accel_from
+        else "",
+        "yaw_rate_rps": samples["yaw_rate"].topic if "yaw_rate" in samples else "",
+        "lat": samples["lat"].topic if "lat" in samples else "",
+        "lon": samples["lat"].topic if "lat" in samples else "",
+    }
+    return Series(period_ns, t_ns, columns, sources, accel_from)
+
+
+def derivative(v: np.ndarray, period_ns: int) -> np.ndarray:
+    """Central differences per second (one-sided at the ends); NaN where a neighbour is unknown."""
+    dt = period_ns / 1e9
+    out = np.full(len(v), np.nan)
+    if len(v) < 2:
+        return out
+    out[1:-1] = (v[2:] - v[:-2]) / (2 * dt)
+    out[0] = (v[1] - v[0]) / dt
+    out[-1] = (v[-1] - v[-2]) / dt
+    return out
