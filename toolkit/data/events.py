@@ -125,12 +125,15 @@ def runs(mask: np.ndarray, merge: int = 0) -> list[tuple[int, int]]:
 
 
 def _bin_events(series: Series, mask: np.ndarray, min_s: float, merge_s: float) -> Iterator[tuple[int, int, int, int]]:
-    """(first index, last index, start_ns, end_ns) of runs lasting at least `min_s` (bins count a period each)."""
+    """(first index, last index, start_ns, end_ns) of runs lasting at least `min_s`.
+
+    A row stands for its sample period, so a run ends where its last period ends.
+    """
     p = series.period_ns
     merge = int(merge_s * 1e9 // p)
     for a, b in runs(mask, merge):
         if (b - a + 1) * p >= round(min_s * 1e9):
-            yield a, b, int(series.t_ns[a]), int(series.t_ns[b])
+            yield a, b, int(series.t_ns[a]), int(series.t_ns[b]) + p
 
 
 def vehicle_events(series: Series, cfg: EventsConfig) -> list[BagEvent]:
@@ -145,7 +148,7 @@ def vehicle_events(series: Series, cfg: EventsConfig) -> list[BagEvent]:
             out.append(BagEvent(kind="hard_brake", start_ns=s, end_ns=e, value=float(np.nanmin(accel[a : b + 1]))))
         st = cfg.stop
         for _a, _b, s, e in _bin_events(series, speed <= st.max_speed_mps, st.min_duration_s, cfg.merge_s):
-            out.append(BagEvent(kind="stop", start_ns=s, end_ns=e, value=(e - s + series.period_ns) / 1e9))
+            out.append(BagEvent(kind="stop", start_ns=s, end_ns=e, value=(e - s) / 1e9))
         tn = cfg.sharp_turn
         turning = np.abs(yaw) >= tn.yaw_rate_rps
         if not np.all(np.isnan(speed)):
