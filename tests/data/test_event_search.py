@@ -165,3 +165,25 @@ def test_removing_a_bag_drops_its_events_and_counts(repo: DataRepo) -> None:
     assert not (repo.root / "bags" / "husky.bag.signals.parquet").exists()
     assert "bags/husky.bag.signals.parquet" not in _ls_files(repo)
     assert search(repo.catalog, "event:stop").results[0].path != "bags/husky.bag"
+
+
+def test_fleet_counts_events_per_vehicle_and_day(repo: DataRepo) -> None:
+    from toolkit.data.fleet import event_counts
+
+    res = CliRunner().invoke(app, ["data", "tag", "bags/drive", "vehicle=odaiba-3", "-C", str(repo.root)])
+    assert res.exit_code == 0, res.stderr
+    drive = resolve_bag(repo, "bags/drive")
+    # Slices made above are bags too (untagged: "(none)"); path: keeps to the source bags.
+    counts = event_counts(repo.catalog, "event:hard_brake path:bags/*", by="vehicle")
+    n = sum(1 for e in drive.events if e.kind == "hard_brake")
+    assert [(c.group, c.kind, c.events, c.bags) for c in counts] == [("odaiba-3", "hard_brake", n, 1)]
+    gaps = event_counts(repo.catalog, "event:gap topic:/lidar", by="vehicle")
+    assert [c.events for c in gaps] == [sum(1 for e in drive.events if e.kind == "gap" and e.topic == "/lidar")]
+    every = {(c.group, c.kind): c.events for c in event_counts(repo.catalog, "path:bags/*", by="vehicle")}
+    assert every[("odaiba-3", "stop")] == sum(1 for e in drive.events if e.kind == "stop")
+    by_day = event_counts(repo.catalog, "event:hard_brake path:bags/*", by="day")
+    assert [(c.group, c.events) for c in by_day] == [("2025-01-01", n)]
+    cmd = ["data", "fleet", "--json", "--by", "route", "event:stop", "-C", str(repo.root)]
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0, res.stderr
+    assert {d["group"] for d in json.loads(res.stdout)} == {"(none)"}

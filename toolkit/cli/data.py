@@ -209,6 +209,25 @@ def search_cmd(
         info(f"{len(resp.results)} bag(s)")
 
 
+@data_app.command("fleet")
+def fleet_cmd(
+    query: list[str] = typer.Argument(None, help="Query, e.g. event:hard_brake after:2025-01-01."),
+    by: str = typer.Option("vehicle", "--by", help="day, or a tag key: vehicle, route, driver, ..."),
+    json_out: bool = typer.Option(False, "--json", help="Print the counts as one JSON list."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Count events of the matching bags per vehicle / route / day: where the data has what you need."""
+    from toolkit.data.fleet import event_counts
+
+    counts = event_counts(_repo(repo_path).catalog, " ".join(query or []), by=by)
+    if json_out:
+        print_json(counts)
+        return
+    print_table(
+        None, [by, "event", "events", "bags", "hours"], [(c.group, c.kind, c.events, c.bags, c.hours) for c in counts]
+    )
+
+
 @data_app.command("show")
 def show_cmd(
     bag: str = typer.Argument(..., help="Bag path or id."),

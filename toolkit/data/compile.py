@@ -380,11 +380,13 @@ def _event(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
     stats = select(func.coalesce(func.sum(event_stats.c.bags), 0)).where(event_stats.c.kind.in_(kinds))
     health = [k for k in kinds if k in HEALTH_KINDS]
     if ctx.event_topics and health:
-        # Health events belong to a topic: a `topic:` term beside this one picks whose.
-        on_topic = or_(*(_match(events.c.topic, p) for p in ctx.event_topics))
-        stat_topic = or_(*(_match(event_stats.c.topic, p) for p in ctx.event_topics))
-        cond = and_(cond, or_(events.c.kind.not_in(health), on_topic))
-        stats = stats.where(or_(event_stats.c.kind.not_in(health), stat_topic))
+        # Health events belong to a topic: a `topic:` term beside this one picks whose. Globs are
+        # resolved to the exact names in the stats first, so the probes compare equalities.
+        named = or_(*(_match(event_stats.c.topic, p) for p in ctx.event_topics))
+        found = ctx.conn.execute(select(event_stats.c.topic).where(event_stats.c.kind.in_(health), named))
+        names = sorted({r[0] for r in found})
+        cond = and_(cond, or_(events.c.kind.not_in(health), events.c.topic.in_(names)))
+        stats = stats.where(or_(event_stats.c.kind.not_in(health), event_stats.c.topic.in_(names)))
     estimate = int(ctx.conn.execute(stats).scalar_one())
     if not ctx.negated:
         if estimate == 0:
