@@ -286,9 +286,30 @@ ODOM, IMU, FIX, LIDAR = (
 )
 
 
-def messages(d: Drive, m: _Msgs) -> list[tuple[str, str, int, bytes]]:
+IMAGE = "sensor_msgs/msg/Image"
+CAMERA_PERIOD_NS = 500 * MS
+
+
+def camera_times(d: Drive) -> np.ndarray:
+    """Absolute stamps of the 2 Hz camera topic (when a drive is written with `camera=True`)."""
+    return d.t0 + d.grid(CAMERA_PERIOD_NS)
+
+
+def messages(d: Drive, m: _Msgs, camera: bool = False) -> list[tuple[str, str, int, bytes]]:
     """(topic, type, absolute receive ns, bytes) of the whole drive, in time order."""
     out: list[tuple[str, str, int, bytes]] = []
+    if camera:
+        for t in camera_times(d):
+            img = m.T[IMAGE](
+                header=m.header(int(t)),
+                height=8,
+                width=8,
+                encoding="mono8",
+                is_bigendian=0,
+                step=8,
+                data=np.full(64, int(t // S) % 256, dtype=np.uint8),
+            )
+            out.append(("/camera/image_raw", IMAGE, int(t), m.serialize(img, IMAGE)))
     noise = np.random.default_rng(d.seed)
     rel = d.grid(20 * MS)
     speed = np.abs(d.speed_at(rel) + noise.normal(0, 0.05, len(rel)))
@@ -315,10 +336,10 @@ def messages(d: Drive, m: _Msgs) -> list[tuple[str, str, int, bytes]]:
     return out
 
 
-def write_drive(d: Drive, path: Path, fmt: str) -> Path:
+def write_drive(d: Drive, path: Path, fmt: str, camera: bool = False) -> Path:
     """Write the drive as `ros1` (.bag), `ros2` (sqlite3 directory) or `mcap` (rosbag2 MCAP directory)."""
     m = _Msgs(ros1=fmt == "ros1")
-    msgs = messages(d, m)
+    msgs = messages(d, m, camera)
     if fmt == "ros1":
         from rosbags.rosbag1 import Writer as Writer1
 
