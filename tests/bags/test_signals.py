@@ -94,3 +94,49 @@ def test_a_bag_without_known_types_has_an_empty_series() -> None:
     ex = extract(BAGS / "ros1/fake_sensors_sample.bag")
     assert ex.samples == {} and set(ex.topics) == {"/my_magnetic_field", "/my_temperature"}
     assert len(resample(ex)) == 0
+
+
+def _every_known_message(path):
+    from toolkit.bags.read import BagReader
+    from toolkit.bags.signals import KNOWN_TYPES
+    from toolkit.bags.types import decode_bytes
+
+    with BagReader(path) as reader:
+        conns = [c for c in reader.connections if c.msgtype in KNOWN_TYPES]
+        for m in reader.messages(conns):
+            yield m, decode_bytes(m.connection, m.data)
+
+
+def test_fast_field_readers_equal_full_deserialization(tmp_path) -> None:
+    from tests.data.drives import random_drive, write_drive
+    from toolkit.bags.fastfields import fast_reader, fields_of
+
+    bags = [HUSKY, BAGS / "ros1/turtlesim_example.bag"]
+    for fmt in ("ros2", "mcap"):  # CDR, little endian, with header strings of odd lengths
+        bags.append(write_drive(random_drive(5, 10**18, duration_s=45), tmp_path / f"d_{fmt}", fmt))
+    checked: dict[str, int] = {}
+    for bag in bags:
+        for m, msg in _every_known_message(bag):
+            read = fast_reader(m.msgtype, m.connection.encoding)
+            assert read is not None, m.msgtype
+            assert read(m.data) == fields_of(msg, m.msgtype), (bag, m.topic)
+            checked[f"{m.connection.encoding}:{m.msgtype}"] = checked.get(f"{m.connection.encoding}:{m.msgtype}", 0) + 1
+    assert set(checked) >= {
+        "ros1:sensor_msgs/msg/Imu",
+        "ros1:nav_msgs/msg/Odometry",
+        "ros1:sensor_msgs/msg/NavSatFix",
+        "ros1:geometry_msgs/msg/Twist",
+        "cdr:sensor_msgs/msg/Imu",
+        "cdr:nav_msgs/msg/Odometry",
+        "cdr:sensor_msgs/msg/NavSatFix",
+    }
+
+
+def test_payloads_the_fast_reader_cannot_read_go_to_rosbags() -> None:
+    import pytest
+
+    from toolkit.bags.fastfields import fast_reader
+
+    with pytest.raises(ValueError):
+        fast_reader("sensor_msgs/msg/Imu", "cdr")(b"\x00\x07\x00\x00" + bytes(400))  # XCDR2: not read directly
+    assert fast_reader("sensor_msgs/msg/Temperature", "cdr") is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.bags.connection import BagConnection
+from toolkit.bags.fastfields import fast_reader, fields_of
 from toolkit.bags.read import BagReader
 from toolkit.bags.types import UndecodableError, typestore_for
 
@@ -87,23 +89,54 @@ class Series:
         return len(self.t_ns)
 
 
-def _stamp_ns(msg: Any) -> int | None:
-    header = getattr(msg, "header", None)
-    if header is None:
+def _same(a: tuple[float | int | None, ...], b: tuple[float | int | None, ...]) -> bool:
+    def eq(x: float | int | None, y: float | int | None) -> bool:
+        if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+            return True
+        return x == y
+
+    return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _reference(conn: BagConnection) -> Callable[[bytes], tuple[float | int | None, ...]] | None:
+    """(header stamp, values...) through rosbags' full deserialization."""
+    full = _decoder(conn)
+    if full is None:
         return None
-    stamp = header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    if conn.msgtype in VELOCITY_REPORTS:
+
+        def report(data: bytes) -> tuple[float | int | None, ...]:
+            m = full(data)
+            stamp = int(m.header.stamp.sec) * 1_000_000_000 + int(m.header.stamp.nanosec)
+            return stamp, float(m.longitudinal_velocity), float(m.lateral_velocity), float(m.heading_rate)
+
+        return report
+    return lambda data: fields_of(full(data), conn.msgtype)
 
 
-def _speed_yaw(msgtype: str, msg: Any) -> tuple[float, float]:
-    if msgtype in VELOCITY_REPORTS:
-        return math.hypot(msg.longitudinal_velocity, msg.lateral_velocity), float(msg.heading_rate)
-    twist = msg
-    if msgtype in (ODOMETRY, TWIST_COV_STAMPED):
-        twist = msg.twist.twist
-    elif msgtype == TWIST_STAMPED:
-        twist = msg.twist
-    return math.hypot(twist.linear.x, twist.linear.y), float(twist.angular.z)
+def _field_reader(conn: BagConnection) -> Callable[[bytes], tuple[float | int | None, ...]] | None:
+    """The fast reader when it agrees with rosbags on the connection's first message, else rosbags."""
+    ref = _reference(conn)
+    if ref is None:
+        return None
+    fast = fast_reader(conn.msgtype, conn.encoding)
+    if fast is None:
+        return ref
+    use: list[Callable[[bytes], tuple[float | int | None, ...]]] = []
+
+    def read(data: bytes) -> tuple[float | int | None, ...]:
+        if not use:
+            try:
+                agree = _same(fast(data), ref(data))
+            except (struct.error, ValueError, IndexError):
+                agree = False
+            use.append(fast if agree else ref)
+        try:
+            return use[0](data)
+        except (struct.error, ValueError, IndexError):
+            return ref(data)
+
+    return read
 
 
 def _pick(conns: list[BagConnection], counts: dict[str, int], rank: Callable[[BagConnection], int]) -> str | None:
@@ -135,9 +168,9 @@ def extract(path: str | os.PathLike[str], counts: dict[str, int] | None = None) 
 def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
     warnings: list[str] = []
     known = [c for c in reader.connections if c.msgtype in KNOWN_TYPES]
-    decoders: dict[int, Callable[[bytes], Any]] = {}
+    decoders: dict[int, Callable[[bytes], tuple[float | int | None, ...]]] = {}
     for c in known:
-        dec = _decoder(c)
+        dec = _field_reader(c)
         if dec is None:
             warnings.append(f"signals: {c.topic} ({c.msgtype}) cannot be decoded")
         else:
@@ -168,26 +201,27 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
         if dec is None:
             continue
         try:
-            msg = dec(m.data)
+            fields = dec(m.data)
         except Exception as exc:  # one bad payload must not cost the bag its signals
             warnings.append(f"signals: {topic} message at {t} does not decode ({type(exc).__name__})")
             continue
-        hs = _stamp_ns(msg)
+        hs = fields[0]
         if hs is not None:
-            headers.setdefault(topic, []).append(hs)
+            headers.setdefault(topic, []).append(int(hs))
         if topic == speed_topic:
-            speed, yaw = _speed_yaw(m.msgtype, msg)
+            vx, vy, wz = (float(v) for v in fields[1:4])  # type: ignore[arg-type]
             raw["speed"][0].append(t)
-            raw["speed"][1].append(speed)
+            raw["speed"][1].append(math.hypot(vx, vy))
             yaw_from_speed[0].append(t)
-            yaw_from_speed[1].append(yaw)
+            yaw_from_speed[1].append(wz)
         if topic == imu_topic:
+            ax, wz = float(fields[1]), float(fields[2])  # type: ignore[arg-type]
             raw["imu_accel"][0].append(t)
-            raw["imu_accel"][1].append(float(msg.linear_acceleration.x))
+            raw["imu_accel"][1].append(ax)
             raw["yaw_rate"][0].append(t)
-            raw["yaw_rate"][1].append(float(msg.angular_velocity.z))
+            raw["yaw_rate"][1].append(wz)
         if topic == fix_topic:
-            lat, lon, status = float(msg.latitude), float(msg.longitude), int(msg.status.status)
+            lat, lon, status = float(fields[1]), float(fields[2]), int(fields[3])  # type: ignore[arg-type]
             if status >= 0 and math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180:
                 raw["lat"][0].append(t)
                 raw["lat"][1].append(lat)
