@@ -55,9 +55,13 @@ class _Cursor:
 
     def f64s(self, n: int) -> tuple[float, ...]:
         self.align(8)
-        vals = struct.unpack_from(f"{self.e}{n}d", self.data, self.pos)
+        vals: tuple[float, ...] = struct.unpack_from(f"{self.e}{n}d", self.data, self.pos)
         self.pos += 8 * n
-        return tuple(float(v) for v in vals)
+        return vals
+
+    def skip_f64(self, n: int) -> None:
+        self.align(8)
+        self.pos += 8 * n
 
     def string(self) -> None:
         n = self.u32()
@@ -75,17 +79,17 @@ class _Cursor:
 
 def _imu(c: _Cursor) -> tuple[float | int | None, ...]:
     stamp = c.header()
-    c.f64s(4 + 9)  # orientation, its covariance
-    _wx, _wy, wz = c.f64s(3)
-    c.f64s(9)
-    ax, _ay, _az = c.f64s(3)
+    c.skip_f64(4 + 9 + 2)  # orientation, its covariance, angular x and y
+    (wz,) = c.f64s(1)
+    c.skip_f64(9)
+    (ax,) = c.f64s(1)
     return stamp, ax, wz
 
 
 def _odometry(c: _Cursor) -> tuple[float | int | None, ...]:
     stamp = c.header()
     c.string()  # child_frame_id
-    c.f64s(7 + 36)  # pose, its covariance
+    c.skip_f64(7 + 36)  # pose, its covariance
     vx, vy, _vz, _wx, _wy, wz = c.f64s(6)
     return stamp, vx, vy, wz
 
