@@ -150,3 +150,18 @@ def test_kinds_are_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "data-search.md").read_text()
     for kind in [*VEHICLE_KINDS, *HEALTH_KINDS]:
         assert f"`{kind}`" in doc, kind
+
+
+def test_event_driven_and_bursty_topics_have_no_rate_to_lose() -> None:
+    cfg = EventsConfig().health
+    rng = np.random.default_rng(3)
+    commands = np.cumsum(rng.exponential(0.5 * S, 200)).astype(np.int64)  # a teleop topic: Poisson arrivals
+    tf = np.sort(np.concatenate([np.arange(100) * 16 * MS + k * 1000 for k in range(3)]))  # bursts of 3 every 16 ms
+    for name, t in (("/cmd_vel", commands), ("/tf", tf)):
+        trace = TopicTrace(name, "x/msg/Y", "cdr", t.astype(np.int64), np.full(len(t), 64, dtype=np.int64))
+        assert [e for e in topic_health(trace, cfg) if e.kind in {"gap", "rate_drop"}] == [], name
+    # The same periodic topic with one real hole is judged: 10 Hz with 1 s missing.
+    t = np.concatenate([np.arange(0, 50), np.arange(60, 100)]).astype(np.int64) * 100 * MS
+    trace = TopicTrace("/lidar", "x/msg/Y", "cdr", t, np.full(len(t), 64, dtype=np.int64))
+    [gap] = topic_health(trace, cfg)
+    assert (gap.kind, gap.start_ns, gap.end_ns) == ("gap", 49 * 100 * MS, 60 * 100 * MS)

@@ -74,6 +74,13 @@ class GnssDropout(_Strict):
 class Health(_Strict):
     min_messages: int = Field(default=10, ge=2, description="topics with fewer messages are not judged")
     gap_factor: float = Field(default=3.0, gt=1, description="gap: interval > gap_factor x median interval")
+    min_gap_s: float = Field(default=0.05, ge=0, description="and longer than this (sub-frame jitter is no gap)")
+    periodic_fraction: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="rates are judged only on topics with this share of intervals near the median",
+    )
     rate_drop_fraction: float = Field(default=0.6, gt=0, lt=1, description="rate below this x nominal")
     rate_drop_min_s: float = Field(default=1.0, ge=0)
     late_s: float = Field(default=0.5, gt=0, description="receive time - header stamp above this")
@@ -192,9 +199,12 @@ def topic_health(trace: TopicTrace, cfg: Health) -> list[BagEvent]:
     out: list[BagEvent] = []
     dt = np.diff(t)
     positive = dt[dt > 0]  # equal stamps (bursts, duplicates) say nothing about the rate
-    if len(positive) >= cfg.min_messages - 1:
-        nominal = float(np.median(positive))
-        gap = dt > cfg.gap_factor * nominal
+    nominal = float(np.median(positive)) if len(positive) else 0.0
+    near = np.count_nonzero((positive >= 0.5 * nominal) & (positive <= 1.5 * nominal))
+    # Event-driven topics (commands, logs) and bursty ones (tf) have no rate to lose: skip them.
+    periodic = len(positive) >= cfg.min_messages - 1 and near >= cfg.periodic_fraction * len(positive)
+    if periodic:
+        gap = dt > max(cfg.gap_factor * nominal, cfg.min_gap_s * 1e9)
         for i in np.flatnonzero(gap):
             out.append(_ev("gap", trace, int(t[i]), int(t[i + 1]), dt[i] / 1e9))
         slow = (dt > nominal / cfg.rate_drop_fraction) & ~gap
