@@ -38,7 +38,8 @@ def _iso(ns: int) -> str:
 
 
 def hit(kind: str, start_ns: int, end_ns: int, value: float, bag_start: int | None, **kw: str) -> EventHit:
-    return EventHit(
+    # model_construct: the values come from the catalog's typed columns; validation would double the cost.
+    return EventHit.model_construct(
         kind=kind,
         start_ns=start_ns,
         end_ns=end_ns,
@@ -47,7 +48,8 @@ def hit(kind: str, start_ns: int, end_ns: int, value: float, bag_start: int | No
         offset_s=round((start_ns - (start_ns if bag_start is None else bag_start)) / 1e9, 6),
         duration_s=round((end_ns - start_ns) / 1e9, 6),
         value=round(value, 6),
-        **kw,
+        topic=kw.get("topic", ""),
+        detail=kw.get("detail", ""),
     )
 
 
@@ -64,8 +66,9 @@ def event_hits(
             cond = and_(cond, or_(*(_match(events.c.topic, p) for p in topic_patterns)))
         conds.append(cond)
     out: dict[str, list[EventHit]] = {}
+    cols = (events.c.bag_id, events.c.kind, events.c.topic, events.c.start_ns, events.c.end_ns, events.c.value)
     rows = conn.execute(
-        select(events)
+        select(*cols, events.c.detail)
         .where(events.c.bag_id.in_(list(start_of)), or_(*conds))
         .order_by(events.c.bag_id, events.c.start_ns, events.c.kind, events.c.topic)
     )
