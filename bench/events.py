@@ -236,7 +236,9 @@ def main() -> None:
     ap.add_argument("--bags", type=int, default=100_000)
     ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "search", "accuracy"])
     args = ap.parse_args()
-    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}}
+    # A partial run (--skip) keeps the other parts of the previous results.
+    result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result["machine"] = {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}
     if "accuracy" not in args.skip:
         result["accuracy"] = bench_accuracy()
         print(json.dumps(result["accuracy"]), flush=True)
