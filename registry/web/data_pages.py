@@ -74,7 +74,7 @@ def search_page(
     error: str | None = None
     resp = SearchResponse(query=q)
     try:
-        resp = search(repo.catalog, q, limit=limit)
+        resp = search(repo.catalog, q, limit=limit, root=repo.root)
     except QueryError as exc:
         error = str(exc)
     context = {"section": "data", "q": q, "resp": resp, "error": error}

@@ -114,6 +114,17 @@ def test_bag_page_plots_derived_signals_with_event_bands(page: Any, base_url: st
     assert page.locator("#health tbody tr").count() == len(health)
 
 
+def test_search_page_lists_the_matched_minutes(page: Any, base_url: str, data_repo: DataRepo) -> None:
+    page.goto(f"{base_url}/data?q=event:stop")
+    sc = data_repo.catalog.get(ids(data_repo)["bags/husky_gps_imu.bag"])
+    assert sc is not None
+    hits = page.locator(f"#results tr.event-hits[data-id='{sc.id}'] .event-hit")
+    stops = [e for e in sc.events if e.kind == "stop"]
+    assert hits.count() == len(stops)
+    first = (stops[0].start_ns - (sc.summary.start_ns or 0)) / 1e9
+    assert hits.first.inner_text().startswith(f"stop +{first:.1f}")
+
+
 @pytest.mark.parametrize("bag", ["bags/spot_cameras_compressed.bag", "bags/spot_cameras_raw.bag"])
 def test_camera_thumbnails_load(page: Any, base_url: str, data_repo: DataRepo, bag: str) -> None:
     page.goto(f"{base_url}/data/bags/{ids(data_repo)[bag]}")
