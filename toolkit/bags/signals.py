@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,9 +182,10 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
     fix_topic = _pick([c for c in usable if c.msgtype == NAVSATFIX], counts, lambda c: 0)
     chosen = {t for t in (speed_topic, imu_topic, fix_topic) if t is not None}
 
-    stamps: dict[str, list[int]] = {}
-    sizes: dict[str, list[int]] = {}
-    headers: dict[str, list[int]] = {}
+    # array('q') keeps 8 bytes per message (a list of ints ~70): hours of 100 Hz topics stay small.
+    stamps: dict[str, array[int]] = {}
+    sizes: dict[str, array[int]] = {}
+    headers: dict[str, array[int]] = {}
     meta: dict[str, tuple[str, str]] = {}
     raw: dict[str, tuple[list[int], list[float]]] = {k: ([], []) for k in ("speed", "imu_accel", "yaw_rate", "lat")}
     lon_v: list[float] = []
@@ -191,7 +193,7 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
     for m in reader.messages():
         topic, t = m.topic, m.timestamp_ns
         if topic not in stamps:
-            stamps[topic], sizes[topic] = [], []
+            stamps[topic], sizes[topic] = array("q"), array("q")
             meta[topic] = (m.msgtype, m.connection.encoding)
         stamps[topic].append(t)
         sizes[topic].append(len(m.data))
@@ -207,7 +209,7 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
             continue
         hs = fields[0]
         if hs is not None:
-            headers.setdefault(topic, []).append(int(hs))
+            headers.setdefault(topic, array("q")).append(int(hs))
         if topic == speed_topic:
             vx, vy, wz = (float(v) for v in fields[1:4])  # type: ignore[arg-type]
             raw["speed"][0].append(t)
