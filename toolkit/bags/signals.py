@@ -231,14 +231,22 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
 
     topics: dict[str, TopicTrace] = {}
     for topic, ts in stamps.items():
+        t_arr = np.asarray(ts, dtype=np.int64)
         hdr = headers.get(topic)
+        h_arr = np.asarray(hdr, dtype=np.int64) if hdr is not None and len(hdr) == len(ts) else None
+        z_arr = np.asarray(sizes[topic], dtype=np.int64)
+        if len(t_arr) > 1 and bool(np.any(np.diff(t_arr) < 0)):
+            # A damaged bag read by scan comes in file order: put each topic in time order.
+            order = np.argsort(t_arr, kind="stable")
+            t_arr, z_arr = t_arr[order], z_arr[order]
+            h_arr = h_arr[order] if h_arr is not None else None
         topics[topic] = TopicTrace(
             topic=topic,
             msgtype=meta[topic][0],
             encoding=meta[topic][1],
-            stamps=np.asarray(ts, dtype=np.int64),
-            sizes=np.asarray(sizes[topic], dtype=np.int64),
-            header_stamps=np.asarray(hdr, dtype=np.int64) if hdr is not None and len(hdr) == len(ts) else None,
+            stamps=t_arr,
+            sizes=z_arr,
+            header_stamps=h_arr,
         )
     if imu_topic is None and speed_topic is not None:
         raw["yaw_rate"] = yaw_from_speed
@@ -250,6 +258,10 @@ def extract_from(reader: BagReader, counts: dict[str, int]) -> Extraction:
             samples[key] = Samples(src, np.asarray(ts_l, dtype=np.int64), np.asarray(vs, dtype=np.float64))
     if "lat" in samples:
         samples["lon"] = Samples(samples["lat"].topic, samples["lat"].t, np.asarray(lon_v, dtype=np.float64))
+    for key, smp in samples.items():
+        if len(smp.t) > 1 and bool(np.any(np.diff(smp.t) < 0)):
+            order = np.argsort(smp.t, kind="stable")
+            samples[key] = Samples(smp.topic, smp.t[order], smp.v[order])
     return Extraction(topics=topics, samples=samples, warnings=warnings)
 
 

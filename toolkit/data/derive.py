@@ -44,6 +44,10 @@ def derive(bag: Path, summary: BagSummary, cfg: EventsConfig, rel_file: str) -> 
     except BagError as exc:
         out.unlink(missing_ok=True)
         return SignalsInfo(warnings=[f"signals unavailable: {exc}"]), []
+    except Exception as exc:  # a reader library choking mid-file: the bag's index is still good
+        out.unlink(missing_ok=True)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return SignalsInfo(warnings=[f"signals unavailable: cannot read messages ({reason})"]), []
     series = resample(extraction, cfg.period_ns)
     events = health_events(extraction, cfg)
     info = SignalsInfo(
