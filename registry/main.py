@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from registry.api import errors
 from registry.api.deps import get_principal
+from registry.api.middleware import BodyLimit, SecurityHeaders
 from registry.api.routes import (
     access,
     audit,
@@ -30,6 +31,7 @@ from registry.api.routes import (
 from registry.core.config import API_PREFIX, Settings, get_settings
 from registry.core.db import Database
 from registry.core.migrate import upgrade
+from registry.core.policy import Policy
 from registry.services.access import ensure_user
 from toolkit import __version__
 
@@ -56,6 +58,7 @@ def create_app(
     app.state.db = db
     app.state.settings = settings
     app.state.embedded_user = embedded_user
+    app.state.policy = Policy.from_settings(settings, embedded=bool(embedded_user))
 
     from registry.web import pages
 
@@ -92,4 +95,42 @@ def create_app(
 
     app.include_router(lineage_pages.router)
     pages.mount(app)
+    _document_errors(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every operation's errors are ``{"error": {"code", "message"}}``: say so in the schema (422 included)."""
+    from typing import Any
+
+    from fastapi.openapi.utils import get_openapi
+
+    from registry.schemas import ErrorOut
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        for sub in components["ErrorOut"].pop("$defs", {}).items():
+            components.setdefault(*sub)
+        error = {
+            "description": "an error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for ops in schema.get("paths", {}).values():
+            for op in ops.values():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                responses = op["responses"]
+                for code in list(responses):
+                    if code[:1] in {"4", "5"}:
+                        responses[code] = {**error, "description": responses[code].get("description", "an error")}
+                responses.setdefault("default", error)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -113,6 +113,22 @@ class ApiToken(Base):
     project: Mapped[Project | None] = relationship(lazy="joined")
 
 
+class WebSession(Base):
+    """A browser login: the cookie holds a random session id (stored as SHA-256), never the API token.
+
+    Logging out revokes the row; revoking or expiring the token it was opened with ends it too.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class Package(Base):
     __tablename__ = "packages"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_package_name"),)

@@ -104,7 +104,8 @@ class Evaluation(Base):
 
 class FirmwareImage(Base):
     __tablename__ = "firmware_images"
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_firmware"),)
+    # Unique per project: a global name would tell one project which names another uses.
+    __table_args__ = (UniqueConstraint("project_id", "name", "version", name="uq_firmware"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)

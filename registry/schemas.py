@@ -92,7 +92,7 @@ class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     user: str | None = Field(default=None, description="another user's token (admins only)")
     project: str | None = Field(default=None, description="limit the token to one project")
-    scopes: list[str] | None = Field(default=None, description="limit the token to these actions")
+    scopes: list[str] | None = Field(default=None, max_length=32, description="limit the token to these actions")
     robot: bool = Field(default=False, description="a CI robot identity named `name` (needs project + scopes)")
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -132,10 +132,10 @@ class FileOut(BaseModel):
 
 class VersionIn(BaseModel):
     version: str = Field(min_length=1, max_length=200)
-    files: list[FileIn] = Field(default_factory=list, max_length=100_000)
+    files: list[FileIn] = Field(default_factory=list, max_length=20_000)
     commit: str | None = Field(default=None, max_length=64)
     tag: str | None = Field(default=None, max_length=300)
-    manifest: dict[str, Any] = Field(default_factory=dict)
+    manifest: dict[str, Any] = Field(default_factory=dict, max_length=200)
     description: str = Field(default="", max_length=10_000, description="package description if it is new")
 
 
@@ -210,3 +210,15 @@ class AuditVerifyOut(BaseModel):
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+
+
+class AuditCheckpoint(BaseModel):
+    """The chain's head signed with the registry's audit key: keep it outside the registry."""
+
+    seq: int = Field(ge=0, le=2**62)
+    hash: str = Field(min_length=64, max_length=64)
+    signature: str = Field(min_length=64, max_length=64)
+
+
+class AuditVerifyIn(BaseModel):
+    checkpoints: list[AuditCheckpoint] = Field(default_factory=list, max_length=1000)

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from registry.web.safety import is_http_url
+
+
+def _http_or_empty(value: str) -> str:
+    if value and not is_http_url(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+# Stored URLs that pages render as links: http(s) only (a javascript: link would be stored XSS).
+HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_http_or_empty)]
 
 
 # --- remotes and sync -----------------------------------------------------
@@ -52,9 +64,9 @@ class EvaluationIn(BaseModel):
     passed: int = Field(ge=0, le=2**31)
     failed: int = Field(ge=0, le=2**31)
     total: int = Field(ge=0, le=2**31)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict, max_length=1000)
     verdict: Literal["pass", "fail"]
-    ci_run_url: str = Field(default="", max_length=2000)
+    ci_run_url: HttpUrlText = ""
 
     @model_validator(mode="after")
     def _counts(self) -> EvaluationIn:
@@ -87,7 +99,7 @@ class FirmwareIn(BaseModel):
         min_length=1, max_length=1000, description="exact package versions: [PROJECT/]NAME@VERSION"
     )
     description: str = Field(default="", max_length=4000)
-    ci_run_url: str = Field(default="", max_length=2000)
+    ci_run_url: HttpUrlText = ""
 
 
 class PackageRef(BaseModel):
@@ -110,11 +122,11 @@ class FirmwareOut(BaseModel):
 # --- deployments ----------------------------------------------------------
 class DeploymentIn(BaseModel):
     vehicle: str = Field(min_length=1, max_length=200)
-    firmware: str = Field(min_length=3, max_length=401, description="NAME@VERSION of a firmware image")
+    firmware: str = Field(min_length=3, max_length=502, description="[PROJECT/]NAME@VERSION of a firmware image")
     site: str = Field(default="", max_length=200)
     status: str = Field(default="deployed", min_length=1, max_length=40)
     deployed_at: datetime | None = Field(default=None, description="when it happened; default now")
-    ci_run_url: str = Field(default="", max_length=2000)
+    ci_run_url: HttpUrlText = ""
 
 
 class DeploymentOut(BaseModel):

@@ -25,23 +25,37 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_one(factory: Callable[[], Any], host: str, port: int, log_level: str) -> None:
+def _serve_one(
+    factory: Callable[[], Any], host: str, port: int, log_level: str, forwarded_allow_ips: str | None = None
+) -> None:
     import uvicorn
 
     sock = listening_socket(host, port)
-    config = uvicorn.Config(factory(), log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        factory(),
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def serve_processes(
-    factory: Callable[[], Any], host: str, port: int, processes: int, log_level: str = "warning"
+    factory: Callable[[], Any],
+    host: str,
+    port: int,
+    processes: int,
+    log_level: str = "warning",
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Run ``processes`` single-worker servers on one port until SIGINT/SIGTERM."""
     if processes <= 1:
-        _serve_one(factory, host, port, log_level)
+        _serve_one(factory, host, port, log_level, forwarded_allow_ips)
         return
     ctx = mp.get_context("spawn")
-    children = [ctx.Process(target=_serve_one, args=(factory, host, port, log_level)) for _ in range(processes)]
+    args = (factory, host, port, log_level, forwarded_allow_ips)
+    children = [ctx.Process(target=_serve_one, args=args) for _ in range(processes)]
     for child in children:
         child.start()
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.core.db import Database
+from registry.core.policy import Policy
 from registry.core.security import Principal
 from registry.models import Channel, PackageVersion, Project, utcnow
 from registry.models_links import BagSource, GitRemote, SyncedTag, VersionDep
@@ -111,10 +112,11 @@ def fetch_mirror(path: Path, url: str, refspecs: list[str] | None = None) -> pyg
 class _Context:
     """Per-sync caches: one dvc.lock/tree scan per commit, one fetch per data repo, however many tags."""
 
-    def __init__(self, repo: pygit2.Repository, project: str, home: Path) -> None:
+    def __init__(self, repo: pygit2.Repository, project: str, home: Path, policy: Policy | None = None) -> None:
         self.repo = repo
         self.project = project
         self.home = home
+        self.policy = policy or Policy.from_settings()
         self._scans: dict[str, CommitScan] = {}
         self._data_repos: dict[str, pygit2.Repository | None] = {}
         self._dataset_sidecars: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
@@ -125,6 +127,8 @@ class _Context:
         return self._scans[commit]
 
     def _data_repo(self, url: str) -> pygit2.Repository | None:
+        if url not in self._data_repos and not self.policy.remote_allows(url):
+            self._data_repos[url] = None  # a repo named by a tag message is fetched only if an admin allows it
         if url not in self._data_repos:
             path = self.home / "mirrors" / f"data-{hashlib.sha256(url.encode()).hexdigest()[:12]}.git"
             try:
@@ -177,7 +181,15 @@ def _object_url(scan: CommitScan, md5: str, hash_name: str) -> str:
     return "/".join([remote.url.rstrip("/"), *parts])
 
 
-def _files(manifest: PackageManifest, scan: CommitScan, tag: str) -> list[pkgs.FileSpec]:
+def _files(manifest: PackageManifest, scan: CommitScan, tag: str, policy: Policy) -> list[pkgs.FileSpec]:
+    """File specs whose locations come from the commit's DVC remote, each inside the admin's allowed storage."""
+    specs = _tag_files(manifest, scan, tag)
+    for spec in specs:
+        policy.check_storage(spec.url, f"{tag}: DVC remote object of {spec.path!r}")
+    return specs
+
+
+def _tag_files(manifest: PackageManifest, scan: CommitScan, tag: str) -> list[pkgs.FileSpec]:
     specs: list[pkgs.FileSpec] = []
     for f in manifest.files:
         recorded = scan.outs.get(f.path)
@@ -250,8 +262,9 @@ def _lineage(
 
 
 def _principal(tag: ReleaseTag) -> Principal:
+    # Anyone who can push a tag writes its tagger line: the name says it is a claim, not an identity.
     who = tag.tagger_email or tag.tagger_name or "unknown"
-    return pkgs.system_principal(f"git:{who}"[:100])
+    return pkgs.system_principal(f"git-unverified:{who}"[:100])
 
 
 def _apply_version(session: Session, ctx: _Context, tag: ReleaseTag) -> str:
@@ -264,7 +277,7 @@ def _apply_version(session: Session, ctx: _Context, tag: ReleaseTag) -> str:
             f"{parsed.tag}: manifest names commit {manifest.commit[:12]}, tag points at {tag.commit[:12]}"
         )
     scan = ctx.scan(tag.commit)
-    files = _files(manifest, scan, parsed.tag)
+    files = _files(manifest, scan, parsed.tag, ctx.policy)
     result = pkgs.publish_version(
         session,
         _principal(tag),
@@ -398,8 +411,9 @@ def settle_tag(db: Database, ctx: _Context, remote_id: int, tag: ReleaseTag, rep
     buckets.get(outcome, report.errors).append(detail)
 
 
-def sync_remote(db: Database, remote_id: int, home: Path) -> SyncReport:
+def sync_remote(db: Database, remote_id: int, home: Path, policy: Policy | None = None) -> SyncReport:
     """Fetch one remote's tags and settle the new ones; safe to run concurrently and to kill."""
+    policy = policy or Policy.from_settings()
     with db.transaction(write=False) as session:
         remote = session.get(GitRemote, remote_id)
         if remote is None:
@@ -411,6 +425,7 @@ def sync_remote(db: Database, remote_id: int, home: Path) -> SyncReport:
     report = SyncReport(remote_id, url)
     with _locked(mirror.with_suffix(".lock")):
         try:
+            policy.check_remote(url, "remote")  # again at fetch: the allowlist may have shrunk since registration
             repo = fetch_mirror(mirror, url)
         except PitlaneError as exc:
             _mark(db, remote_id, str(exc))
@@ -421,7 +436,7 @@ def sync_remote(db: Database, remote_id: int, home: Path) -> SyncReport:
             )
         tags = _order(list(iter_release_tags(repo, known)))
         report.seen = len(tags)
-        ctx = _Context(repo, project_name, home)
+        ctx = _Context(repo, project_name, home, policy)
         for tag in tags:
             settle_tag(db, ctx, remote_id, tag, report)
     _mark(db, remote_id, "; ".join(report.errors[:3]) or None)
@@ -436,13 +451,13 @@ def _mark(db: Database, remote_id: int, error: str | None) -> None:
             remote.last_error = error
 
 
-def sync_all(db: Database, home: Path) -> list[SyncReport]:
+def sync_all(db: Database, home: Path, policy: Policy | None = None) -> list[SyncReport]:
     with db.transaction(write=False) as session:
         ids = list(session.execute(select(GitRemote.id).order_by(GitRemote.id)).scalars())
     reports = []
     for remote_id in ids:
         try:
-            reports.append(sync_remote(db, remote_id, home))
+            reports.append(sync_remote(db, remote_id, home, policy))
         except PitlaneError as exc:
             report = SyncReport(remote_id, "")
             report.errors.append(str(exc))

@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    except (LockError, subprocess.CalledProcessError, OSError) as exc:
+    except (LockError, subprocess.CalledProcessError, OSError, tomllib.TOMLDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -6,9 +6,11 @@ tests/services/ and are session-scoped: each starts once per test run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,11 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     )
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    # Tests play the admin who opted their temporary directories (and any S3 bucket) in; tests of the
+    # policy itself pass their own settings.
+    base = str(Path(tempfile.gettempdir()).resolve())  # pytest's temporary directories and tempfile's
+    monkeypatch.setenv("PITLANE_ALLOWED_STORAGE", json.dumps([f"file://{base}/", "s3://"]))
+    monkeypatch.setenv("PITLANE_ALLOWED_REMOTES", json.dumps(["https://", "ssh://", f"file://{base}/"]))
     yield home
 
 

@@ -14,12 +14,12 @@ one-line message: 401/403 -> permission denied (exit 4), 404 -> not found
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,7 +33,9 @@ from pydantic import BaseModel, TypeAdapter
 
 # Importing registry.schemas pulls in pydantic models only (no FastAPI, no database).
 from registry.schemas import (
+    AuditCheckpoint,
     AuditEventOut,
+    AuditVerifyIn,
     AuditVerifyOut,
     ChannelOut,
     GrantOut,
@@ -46,6 +48,7 @@ from registry.schemas import (
     UserOut,
     VersionOut,
 )
+from toolkit import faults
 from toolkit.config import Settings, get_settings
 from toolkit.errors import (
     AuthenticationError,
@@ -57,6 +60,7 @@ from toolkit.errors import (
     RegistryError,
     UserError,
 )
+from toolkit.partials import remove_stale_partials, work_path
 
 CREDENTIALS = "credentials"
 EMBEDDED_BASE = "http://pitlane.embedded"
@@ -409,21 +413,32 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             params["action"] = action
         return self._get(list[AuditEventOut], "/audit", params=params)
 
-    def audit_verify(self) -> AuditVerifyOut:
-        return self._get(AuditVerifyOut, "/audit/verify")
+    def audit_verify(self, checkpoints: list[AuditCheckpoint] | None = None) -> AuditVerifyOut:
+        if not checkpoints:
+            return self._get(AuditVerifyOut, "/audit/verify")
+        return self._send("POST", AuditVerifyOut, "/audit/verify", AuditVerifyIn(checkpoints=checkpoints))
+
+    def audit_checkpoint(self) -> AuditCheckpoint:
+        return self._get(AuditCheckpoint, "/audit/checkpoint")
 
     # --- pull -----------------------------------------------------------
     def pull(self, ref: str, out_dir: Path) -> VersionOut:
         """Download every file of a version into ``out_dir``, verifying each md5; all or nothing."""
         version = self.resolve(ref)
+        paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            if _holds_version(out_dir, version):
+                return version  # a rerun after a finished pull (or one killed after its rename)
             raise UserError(f"{out_dir} exists and is not an empty directory")
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        remove_stale_partials(out_dir)  # what killed pulls into the same place left
+        staging = work_path(out_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         try:
-            for f in version.files:
-                target = staging / f.path
+            for f, rel in zip(version.files, paths, strict=True):
+                target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 md5 = hashlib.md5(usedforsecurity=False)
                 size = 0
@@ -435,6 +450,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                         md5.update(chunk)
                         size += len(chunk)
                         fh.write(chunk)
+                faults.point("pull.file")
                 if md5.hexdigest() != f.md5 or size != f.size:
                     raise IntegrityError(
                         f"{f.path}: downloaded bytes do not match the registry (md5 {md5.hexdigest()} != {f.md5}, "
@@ -443,10 +459,52 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             if out_dir.exists():
                 out_dir.rmdir()
             os.replace(staging, out_dir)
+            faults.point("pull.done")
+        except OSError as exc:  # a full or read-only disk: one line, nothing partial
+            shutil.rmtree(staging, ignore_errors=True)
+            reason = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system"}.get(
+                exc.errno or 0, exc.strerror or str(exc)
+            )
+            raise UserError(f"pull {ref} into {out_dir}: {reason}; nothing was written") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return version
+
+
+def safe_relpath(path: str) -> str:
+    """A server-sent file path, refused unless it stays inside the download directory."""
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or any(ord(c) < 32 for c in path)
+        or any(p in {"", ".", ".."} for p in parts)
+        or Path(path).is_absolute()
+    ):
+        raise IntegrityError(f"the registry sent an unsafe file path {path!r}: refusing to write it")
+    return path
+
+
+def _holds_version(out_dir: Path, version: VersionOut) -> bool:
+    """Whether `out_dir` holds exactly the files of `version`, byte for byte (md5 and size)."""
+    if not out_dir.is_dir():
+        return False
+    present = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+    if present != sorted(f.path for f in version.files):
+        return False
+    for f in version.files:
+        target = out_dir / f.path
+        if target.stat().st_size != f.size:
+            return False
+        md5 = hashlib.md5(usedforsecurity=False)
+        with target.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                md5.update(chunk)
+        if md5.hexdigest() != f.md5:
+            return False
+    return True
 
 
 def connect(settings: Settings | None = None) -> RegistryClient:

@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     dataset_repo: Path | None = Field(
         default=None, description="repo of the registry's dataset pages (default: data_repo)"
     )
+    # --- what a network-facing registry may touch (docs/registry.md, "Security model") ---
+    allowed_storage: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes package files may live under (s3://bucket/prefix/, file:///srv/dvc/); "
+        "the server opens no other location",
+    )
+    allowed_remotes: list[str] = Field(
+        default_factory=lambda: ["https://", "ssh://"],
+        description="Git URL prefixes the server may fetch (remotes, experiment and dataset repos)",
+    )
+    data_project: str | None = Field(
+        default=None, description="project the registry's data repo and dataset repo belong to"
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, description="largest request body (publish: 32x)")
+    audit_key: str | None = Field(
+        default=None, description="HMAC key of the audit chain (default: $PITLANE_HOME/audit.key, created once)"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 TOKEN_PREFIX = "plt"
@@ -55,10 +56,14 @@ class Action(StrEnum):
     firmware_write = "firmware:write"
     access_manage = "access:manage"  # members, robot tokens
     audit_read = "audit:read"
+    data_read = "data:read"  # bags, datasets and the catalogue of the project's data repo
+    data_write = "data:write"
+    registry_admin = "admin"  # registry-wide admin actions (users, projects, all tokens, audit); a scope, not a role
 
 
-_VIEWER = {Action.packages_read, Action.evaluations_read}
+_VIEWER = {Action.packages_read, Action.evaluations_read, Action.data_read}
 _DEVELOPER = _VIEWER | {
+    Action.data_write,
     Action.packages_write,
     Action.evaluations_write,
     Action.deployments_write,
@@ -129,6 +134,7 @@ class Principal:
     token_project_id: int | None = None
     scopes: frozenset[str] | None = None  # None: whatever the roles allow
     token_id: int | None = None
+    expires_at: datetime | None = None  # of the token in use: tokens it creates expire no later
 
     @property
     def actor(self) -> str:

@@ -8,6 +8,7 @@ table, or the files a local job leaves in its work directory).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,3 +80,20 @@ class Executor(Protocol):
     def logs(self, job_id: str) -> str: ...
 
     def stop(self, job_id: str) -> None: ...
+
+
+# What a run inherits from the registry's environment: the basics a process needs, the toolchain's own
+# variables, and storage credentials for `dvc pull/push`. Nothing else: the registry's database URL,
+# webhook secret, audit key and tokens (every other PITLANE_* variable) never reach user code.
+RUN_ENV_NAMES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONPATH",
+     "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PLAYWRIGHT_BROWSERS_PATH"}
+)  # fmt: skip
+RUN_ENV_PREFIXES = ("LC_", "PYTHON", "AWS_", "DVC_", "GIT_", "CUDA_", "NVIDIA_", "HYDRA_")
+
+
+def run_environment(extra: dict[str, str], base: dict[str, str] | None = None) -> dict[str, str]:
+    """The scrubbed environment of a job: allowed variables of ``base`` (the registry's) plus the job's own."""
+    source = os.environ if base is None else base
+    kept = {k: v for k, v in source.items() if k in RUN_ENV_NAMES or k.startswith(RUN_ENV_PREFIXES)}
+    return {**kept, **extra}

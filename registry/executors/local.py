@@ -17,7 +17,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from registry.executors.base import JobSpec, JobState, JobStatus, launcher_argv
+from registry.executors.base import JobSpec, JobState, JobStatus, launcher_argv, run_environment
 
 JOB_DIR = ".pitlane-job"
 
@@ -99,7 +99,7 @@ class LocalExecutor:
             proc = subprocess.Popen(
                 ["bash", "-c", script],
                 cwd=spec["workdir"],
-                env={**os.environ, **spec["env"]},
+                env=run_environment(spec["env"]),  # never the registry's secrets
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

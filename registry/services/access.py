@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.config import DEFAULT_PROTECTED_CHANNELS
 from registry.core.security import ROLE_ACTIONS, Action, Principal, Role, parse_role
-from registry.models import ApiToken, Membership, Package, PackageGrant, Project, User, utcnow
+from registry.models import ApiToken, Membership, Package, PackageGrant, PackageVersion, Project, User, utcnow
 from registry.services.audit import record_audit
 from toolkit.errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 
@@ -25,7 +25,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def check_name(kind: str, name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UserError(f"invalid {kind} name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
     return name
 
@@ -54,6 +54,7 @@ def principal_for(user: User, memberships: list[Membership], token: ApiToken | N
         token_project_id=token_project,
         scopes=scopes,
         token_id=token.id if token else None,
+        expires_at=token.expires_at if token else None,
     )
 
 
@@ -97,9 +98,12 @@ def list_users(session: Session, actor: Principal) -> list[User]:
     return list(session.execute(select(User).order_by(User.name)).scalars())
 
 
-def require_global_admin(actor: Principal) -> None:
+def require_global_admin(actor: Principal, scope: Action = Action.registry_admin) -> None:
+    """A registry admin whose token carries the admin scope (or ``scope``); unscoped admin tokens carry all."""
     if not actor.is_admin:
         raise PermissionDeniedError("only a registry admin may do this")
+    if not (actor.scope_allows(Action.registry_admin) or actor.scope_allows(scope)):
+        raise PermissionDeniedError(f"this token lacks the {Action.registry_admin.value!r} scope")
 
 
 # --- projects -------------------------------------------------------------
@@ -131,7 +135,8 @@ def visible_project_ids(session: Session, actor: Principal) -> set[int] | None:
     if actor.is_admin:
         return None
     if actor.token_project_id is not None:
-        return {actor.token_project_id}
+        # Membership, not the token, decides: an owner who left the project no longer sees it.
+        return {actor.token_project_id} & set(actor.roles)
     return set(actor.roles)
 
 
@@ -163,6 +168,14 @@ def set_protected_channels(session: Session, actor: Principal, project: Project,
     authorize_project(actor, project, Action.access_manage)
     for ch in channels:
         check_name("channel", ch)
+    clash = session.execute(
+        select(Package.name, PackageVersion.version)
+        .join(PackageVersion, PackageVersion.package_id == Package.id)
+        .where(Package.project_id == project.id, PackageVersion.version.in_(channels))
+        .limit(1)
+    ).first()
+    if clash:
+        raise ConflictError(f"{clash[0]}@{clash[1]} is a version: a protected channel cannot take a version's name")
     before = list(project.protected_channels)
     project.protected_channels = sorted(set(channels))
     record_audit(
@@ -238,12 +251,19 @@ def revoke_role(session: Session, actor: Principal, project: Project, user_name:
 
 
 # --- packages: visibility, grants and shares ------------------------------
+def _member_of(actor: Principal) -> list[int]:
+    """Projects whose shares reach the actor: its memberships, narrowed to the token's project."""
+    if actor.token_project_id is not None:
+        return [actor.token_project_id] if actor.token_project_id in actor.roles else []
+    return list(actor.roles)
+
+
 def package_role(session: Session, actor: Principal, package: Package) -> Role | None:
     """The actor's effective role on one package: project role, user grant or project share."""
     best = actor.role_in(package.project_id)
     if actor.is_admin:
         return Role.admin
-    member_of = [actor.token_project_id] if actor.token_project_id is not None else list(actor.roles)
+    member_of = _member_of(actor)
     conds: list[ColumnElement[bool]] = [PackageGrant.grantee_project_id.in_(member_of)] if member_of else []
     if actor.token_project_id is None:
         conds.append(PackageGrant.user_id == actor.user_id)
@@ -271,7 +291,7 @@ def shared_package_ids(session: Session, actor: Principal) -> set[int]:
     """Packages outside the actor's projects that it may read through a grant or share."""
     if actor.is_admin:
         return set()
-    member_of = [actor.token_project_id] if actor.token_project_id is not None else list(actor.roles)
+    member_of = _member_of(actor)
     conds: list[ColumnElement[bool]] = [PackageGrant.grantee_project_id.in_(member_of)] if member_of else []
     if actor.token_project_id is None:
         conds.append(PackageGrant.user_id == actor.user_id)

@@ -1,16 +1,25 @@
-"""Append-only, hash-chained audit log.
+"""Append-only, keyed hash chain of audit events.
 
-Each event stores the previous event's hash and its own hash over a
+Each event stores the previous event's hash and its own HMAC-SHA256 over a
 canonical JSON of (seq, time, actor, action, target, before, after,
-prev_hash). Editing or deleting any row breaks the chain at that row, and
-:func:`verify_chain` names it. Appenders lock the single ``audit_head`` row,
-so concurrent writers extend the chain one at a time on every backend.
+prev_hash). The key lives outside the database (``PITLANE_AUDIT_KEY``, else
+``$PITLANE_HOME/audit.key``, created once with mode 0600), so someone who can
+write the database can neither edit a row nor rebuild the chain after it:
+:func:`verify_chain` names the first row that does not fit. Signed
+checkpoints of the head (:func:`checkpoint`), kept outside the registry,
+also catch a chain cut back to an earlier, still valid, head.
+Appenders lock the single ``audit_head`` row, so concurrent writers extend
+the chain one at a time on every backend.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +30,39 @@ from sqlalchemy.orm import Session
 from registry.models import AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
+KEY_ENV = "PITLANE_AUDIT_KEY"
+_keys: dict[tuple[str, str], bytes] = {}
+_keys_lock = threading.Lock()
+
+
+def audit_key() -> bytes:
+    """The chain's HMAC key: PITLANE_AUDIT_KEY, else $PITLANE_HOME/audit.key (created on first use)."""
+    from toolkit.config import default_home
+
+    explicit = os.environ.get(KEY_ENV, "")
+    home = str(default_home())
+    cache_key = (explicit, home)
+    with _keys_lock:
+        if cache_key in _keys:
+            return _keys[cache_key]
+        if explicit:
+            key = explicit.encode()
+        else:
+            path = os.path.join(home, "audit.key")
+            os.makedirs(home, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process (or an earlier start) made it: use that one
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32) + "\n")
+            with open(path, "rb") as fh:
+                key = fh.read().strip()
+            if not key:
+                raise RuntimeError(f"{path} is empty: restore the registry's audit key")
+        _keys[cache_key] = key
+        return key
 
 
 def _canonical_time(value: datetime) -> str:
@@ -48,7 +90,7 @@ def event_hash(
         "prev_hash": prev_hash,
     }
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(audit_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def record_audit(session: Session, actor: str, action: str, target: str, before: Any, after: Any) -> AuditEvent:
@@ -111,7 +153,7 @@ def verify_chain(session: Session) -> ChainReport:
             after=ev.after,
             prev_hash=ev.prev_hash,
         )
-        if digest != ev.hash:
+        if not hmac.compare_digest(digest.encode(), ev.hash.encode()):
             return ChainReport(False, checked, ev.seq, f"event {ev.seq} was modified after it was written")
         prev = ev.hash
         expected_seq += 1
@@ -123,6 +165,38 @@ def verify_chain(session: Session) -> ChainReport:
     if head is not None and head.hash != prev:
         return ChainReport(False, checked, checked, f"event {checked} does not match the chain head")
     return ChainReport(True, checked)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    signature: str
+
+
+def _sign(seq: int, digest: str) -> str:
+    return hmac.new(audit_key(), f"pitlane-audit-checkpoint:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint(session: Session) -> Checkpoint:
+    """The chain's head, signed with the audit key: keep it outside the registry, verify against it later."""
+    head = session.get(AuditHead, 1)
+    seq, digest = (head.seq, head.hash) if head else (0, GENESIS)
+    return Checkpoint(seq, digest, _sign(seq, digest))
+
+
+def verify_checkpoint(session: Session, cp: Checkpoint) -> str | None:
+    """None when the chain still holds the checkpoint's event unchanged; else why not."""
+    if not hmac.compare_digest(_sign(cp.seq, cp.hash).encode(), cp.signature.encode()):
+        return f"checkpoint {cp.seq} is not signed by this registry's audit key"
+    if cp.seq == 0:
+        return None
+    row = session.execute(select(AuditEvent).where(AuditEvent.seq == cp.seq)).scalar_one_or_none()
+    if row is None:
+        return f"event {cp.seq} of a checkpoint is gone: the log was cut back"
+    if not hmac.compare_digest(row.hash.encode(), cp.hash.encode()):
+        return f"event {cp.seq} differs from its checkpoint: the log was rewritten"
+    return None
 
 
 def list_events(

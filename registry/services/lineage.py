@@ -102,6 +102,12 @@ def _finish(
     firmware = [fw for fw in firmware if visible is None or fw.project_id in visible]
     vehicles = [(d, fw) for d, fw in vehicles if visible is None or fw.project_id in visible]
     packages = _packages(session, actor, version_ids)
+    kind, _, value = subject.partition(":")
+    # Nothing visible answers exactly like nothing recorded: other projects' subjects stay unknowable.
+    if kind == "vehicle" and not vehicles:
+        raise NotFoundError(f"no deployments recorded for vehicle {value}")
+    if kind == "bag" and not packages:
+        raise NotFoundError(f"no package version was built from bag {value.lower()}")
     sources = sorted({b.source_md5 for p in packages for b in p.bags})
     return TraceOut(
         subject=subject,

@@ -36,7 +36,7 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$")
 
 
 def _label(kind: str, value: str) -> str:
-    if not _LABEL_RE.match(value):
+    if not _LABEL_RE.fullmatch(value):
         raise UserError(f"invalid {kind} {value!r}: letters, digits and . _ : + - (start with a letter or digit)")
     return value
 
@@ -222,16 +222,26 @@ def _visible(session: Session, actor: Principal) -> set[int] | None:
 
 
 def find_firmware(session: Session, actor: Principal, ref: str) -> FirmwareImage:
-    name, sep, version = ref.partition("@")
-    if not sep or not name or not version:
-        raise UserError(f"invalid firmware reference {ref!r}: use NAME@VERSION")
-    fw = session.execute(
-        select(FirmwareImage).where(FirmwareImage.name == name, FirmwareImage.version == version)
-    ).scalar_one_or_none()
+    """``[PROJECT/]NAME@VERSION`` among the firmware the actor can see (names are unique per project only)."""
+    head, sep, version = ref.partition("@")
+    project, slash, name = head.rpartition("/")
+    if not sep or not name or not version or (slash and not project):
+        raise UserError(f"invalid firmware reference {ref!r}: use [PROJECT/]NAME@VERSION")
+    stmt = (
+        select(FirmwareImage, Project.name)
+        .join(Project, Project.id == FirmwareImage.project_id)
+        .where(FirmwareImage.name == name, FirmwareImage.version == version)
+    )
+    if project:
+        stmt = stmt.where(Project.name == project)
     visible = _visible(session, actor)
-    if fw is None or (visible is not None and fw.project_id not in visible):
+    found = [(fw, p) for fw, p in session.execute(stmt).all() if visible is None or fw.project_id in visible]
+    if not found:
         raise NotFoundError(f"firmware {ref} not found")
-    return fw
+    if len(found) > 1:
+        projects = ", ".join(sorted(p for _, p in found))
+        raise UserError(f"firmware {ref} exists in several projects ({projects}): write PROJECT/{ref}")
+    return found[0][0]
 
 
 def list_firmware(session: Session, actor: Principal, project: str | None = None) -> list[FirmwareOut]:

@@ -62,7 +62,7 @@ class PublishResult:
 class Ref:
     project: str | None
     name: str
-    kind: str  # "@": version or channel (version wins), "#": channel only
+    kind: str  # "@": version or channel (version wins; names never collide), "#": channel only
     ref: str
 
     def __str__(self) -> str:
@@ -77,7 +77,7 @@ def system_principal(name: str = "system") -> Principal:
 
 # --- validation and content identity --------------------------------------
 def check_version(version: str) -> str:
-    if not VERSION_RE.match(version):
+    if not VERSION_RE.fullmatch(version):
         raise UserError(
             f"invalid version {version!r}: up to 200 letters, digits or . _ + = - : ~ (no spaces, '/', '@', '#')"
         )
@@ -87,15 +87,24 @@ def check_version(version: str) -> str:
 def _check_files(files: Sequence[FileSpec]) -> list[FileSpec]:
     seen: set[str] = set()
     for f in files:
-        if not f.path or f.path.startswith("/") or any(p in {"", ".", ".."} for p in f.path.split("/")):
+        bad = not f.path or f.path.startswith("/") or "\\" in f.path or any(ord(c) < 32 for c in f.path)
+        if bad or any(p in {"", ".", ".."} for p in f.path.split("/")):
             raise UserError(f"invalid file path {f.path!r}: use a relative path without '..'")
-        if not MD5_RE.match(f.md5):
+        if not MD5_RE.fullmatch(f.md5):
             raise UserError(f"invalid md5 for {f.path!r}: expected 32 lowercase hex digits")
         if f.size < 0:
             raise UserError(f"invalid size for {f.path!r}: must be >= 0")
         if f.path in seen:
             raise UserError(f"file {f.path!r} is listed twice")
         seen.add(f.path)
+    for f in files:
+        # 'a' and 'a/b' cannot both be files of one checkout: a client would write one over the other.
+        parts = f.path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in seen:
+                raise UserError(
+                    f"file {f.path!r} collides with file {'/'.join(parts[:i])!r} (a file is not a directory)"
+                )
     return sorted(files, key=lambda f: f.path)
 
 
@@ -106,7 +115,7 @@ def content_hash(files: Sequence[FileSpec], commit: str | None) -> str:
 
 
 def parse_ref(text: str) -> Ref:
-    m = REF_RE.match(text.strip())
+    m = REF_RE.fullmatch(text.strip())
     if not m:
         raise UserError(f"invalid reference {text!r}: use [PROJECT/]NAME@VERSION, NAME@CHANNEL or NAME#CHANNEL")
     return Ref(m["project"], m["name"], m["sep"], m["ref"])
@@ -282,6 +291,7 @@ def publish_version(
     if pkg is None:
         pkg, _ = create_package(session, actor, project, package, description)
     authorize_package(session, actor, pkg, Action.packages_write)
+    _check_not_a_channel(session, pkg, version)
 
     def settle(existing: PackageVersion) -> PublishResult:
         if existing.content_hash != digest:
@@ -325,6 +335,16 @@ def publish_version(
         {"content_hash": digest, "commit": commit, "tag": tag, "files": len(clean)},
     )
     return PublishResult(row, True)
+
+
+def _check_not_a_channel(session: Session, package: Package, version: str) -> None:
+    """A version never shadows a channel: NAME@production must always mean the channel."""
+    project = session.get(Project, package.project_id)
+    protected = set(project.protected_channels or []) if project else set()
+    taken = session.execute(select(Channel.id).where(Channel.package_id == package.id, Channel.name == version)).first()
+    if version in protected or taken:
+        kind = "a protected channel of the project" if version in protected else "a channel of the package"
+        raise ConflictError(f"version {version!r} has the name of {kind}: choose another version name")
 
 
 def list_versions(session: Session, actor: Principal, package: Package) -> list[PackageVersion]:
@@ -388,6 +408,8 @@ def set_channel(session: Session, actor: Principal, package: Package, channel: s
     check_name("channel", channel)
     authorize_package(session, actor, package, Action.packages_read)
     authorize_package(session, actor, package, _channel_action(package, channel))
+    if _find_version(session, package, channel) is not None:
+        raise ConflictError(f"{package.name}@{channel} is a version: a channel cannot take a version's name")
     target = get_version(session, actor, package, version)
     if target.deprecated_at is not None:
         raise UserError(f"{package.name}@{version} is deprecated and cannot be assigned to a channel")
@@ -440,7 +462,8 @@ def remove_channel(session: Session, actor: Principal, package: Package, channel
 def resolve(session: Session, actor: Principal, ref: str | Ref) -> PackageVersion:
     """``[PROJECT/]NAME@VERSION``, ``NAME@CHANNEL`` or ``NAME#CHANNEL`` -> one version, in one indexed query.
 
-    An exact version wins over a channel of the same name. Deprecated versions
+    Version and channel names of a package never collide (publish and set_channel refuse it); should old
+    rows collide, a protected channel wins and otherwise the exact version. Deprecated versions
     resolve (reproducibility) and say so in the answer.
     """
     r = parse_ref(ref) if isinstance(ref, str) else ref
@@ -479,6 +502,8 @@ def resolve(session: Session, actor: Principal, ref: str | Ref) -> PackageVersio
         projects = ", ".join(sorted(p.project.name for _, p in visible))
         raise UserError(f"{r.name!r} exists in several projects ({projects}): write PROJECT/{r}")
     version, package = visible[0]
+    if r.kind == "@" and version.version == r.ref and r.ref in (package.project.protected_channels or []):
+        return resolve(session, actor, Ref(r.project, r.name, "#", r.ref))  # protected channels win
     if not actor.scope_allows(Action.packages_read):
         raise PermissionDeniedError(f"{actor.name} may not packages:read on package {package.name!r}")
     set_committed_value(version, "package", package)
@@ -522,6 +547,7 @@ def _resolve_statement(channel_only: bool, with_project: bool) -> Select[Any]:
             f.md5,
             f.size,
             f.url,
+            Project.protected_channels,
         )
         .join(Package, Package.id == v.package_id)
         .join(Project, Project.id == Package.project_id)
@@ -566,6 +592,9 @@ def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
         raise PermissionDeniedError(f"{actor.name} may not packages:read on package {chosen[0][0][12]!r}")
     rows = chosen[0]
     head = rows[0]
+    if r.kind == "@" and head[1] == r.ref and r.ref in (head[19] or []):
+        # A version named like a protected channel (written before names were checked) never shadows it.
+        return resolve_out(session, actor, str(Ref(r.project, r.name, "#", r.ref)))
     return VersionOut(
         project=head[14],
         package=head[12],

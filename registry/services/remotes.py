@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.core.policy import Policy
 from registry.core.security import Action, Principal
 from registry.models import Project
 from registry.models_links import GitRemote, SyncedTag
@@ -21,7 +22,7 @@ def normalize_url(url: str) -> str:
     """The same repository however it is spelled: no trailing slash or '.git', host lower-cased."""
     text = url.strip().rstrip("/")
     text = text.removesuffix(".git")
-    if m := re.match(r"^[\w.-]+@([\w.-]+):(.+)$", text):  # scp-like git@host:owner/repo
+    if m := re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", text):  # scp-like git@host:owner/repo
         return f"{m[1].lower()}/{m[2]}"
     if "://" in text:
         scheme, rest = text.split("://", 1)
@@ -31,12 +32,15 @@ def normalize_url(url: str) -> str:
     return text
 
 
-def register_remote(session: Session, actor: Principal, project_name: str, url: str) -> GitRemote:
+def register_remote(
+    session: Session, actor: Principal, project_name: str, url: str, policy: Policy | None = None
+) -> GitRemote:
     project = get_project(session, actor, project_name)
     authorize_project(actor, project, Action.packages_manage)
-    if not _URL_RE.match(url.strip()):
+    if not _URL_RE.fullmatch(url.strip()):
         raise UserError(f"invalid Git URL {url!r}: use https://, ssh://, git@host:path, file:// or an absolute path")
     url = url.strip()
+    (policy or Policy.from_settings()).check_remote(url)
     wanted = normalize_url(url)
     for existing in session.execute(select(GitRemote).where(GitRemote.project_id == project.id)).scalars():
         if normalize_url(existing.url) == wanted:

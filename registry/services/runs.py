@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.core.policy import Policy
 from registry.core.security import Action, Principal
 from registry.executors import Executor, JobResources, JobSpec, JobState
 from registry.models import Project, utcnow
@@ -46,7 +47,7 @@ class RunView:
 # --- experiments -------------------------------------------------------------------
 def register_experiment(
     session: Session, actor: Principal, project_name: str, name: str, repo_url: str, ref: str = "",
-    description: str = "",
+    description: str = "", policy: Policy | None = None,
 ) -> Experiment:  # fmt: skip
     project = get_project(session, actor, project_name)
     authorize_project(actor, project, Action.packages_manage)
@@ -58,6 +59,9 @@ def register_experiment(
     ).first()
     if exists:
         raise ConflictError(f"experiment {project.name}/{name} already exists")
+    (policy or Policy.from_settings()).check_remote(repo_url.strip(), "experiment repository")
+    if ref.strip().startswith("-"):
+        raise UserError(f"invalid ref {ref!r}: a branch or tag name cannot start with '-'")
     exp = Experiment(
         project_id=project.id, name=name, repo_url=repo_url.strip(), ref=ref.strip(), description=description,
         created_by=actor.actor,
@@ -105,7 +109,7 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
 def check_overrides(overrides: list[str]) -> list[str]:
     clean = [o.strip() for o in overrides if o.strip()]
     for o in clean:
-        if not _OVERRIDE.match(o):
+        if not _OVERRIDE.fullmatch(o):
             raise UserError(f"override {o!r}: write KEY=VALUE, e.g. trainer.lr=0.01")
     return clean
 
@@ -136,10 +140,11 @@ def _job(run: Run, resources: JobResources, resume: bool) -> JobSpec:
 
 def start_run(
     session: Session, actor: Principal, executor: Executor, home: Path, project_name: str, name: str,
-    overrides: list[str],
+    overrides: list[str], policy: Policy | None = None,
 ) -> Run:  # fmt: skip
     exp, project = get_experiment(session, actor, project_name, name)
     authorize_project(actor, project, Action.packages_manage)
+    (policy or Policy.from_settings()).check_remote(exp.repo_url, "experiment repository")
     clean = check_overrides(overrides)
     number = (session.execute(select(func.max(Run.number)).where(Run.experiment_id == exp.id)).scalar() or 0) + 1
     workdir = home / "runs" / project.name / exp.name / str(number)
@@ -147,7 +152,8 @@ def start_run(
         shutil.rmtree(workdir)
     workdir.parent.mkdir(parents=True, exist_ok=True)
     branch = ["--branch", exp.ref] if exp.ref else []  # empty ref: the repository's default branch
-    _git(["clone", "--quiet", *branch, exp.repo_url, str(workdir)])
+    # '--' ends git's options: a stored URL can never be read as one (--upload-pack=...).
+    _git(["clone", "--quiet", *branch, "--", exp.repo_url, str(workdir)])
     # The executor's bookkeeping lives in the clone; keep it out of what a release commits.
     with (workdir / ".git" / "info" / "exclude").open("a") as fh:
         fh.write("\n/.pitlane-job/\n")
@@ -256,8 +262,11 @@ def stop_run(session: Session, actor: Principal, executor: Executor, run_id: int
         raise ConflictError(f"run {run.id} already {run.status}")
     if run.job_id:
         executor.stop(run.job_id)
+    before = run.status
     run.status = JobState.stopped.value
     run.finished_at = utcnow()
+    record_audit(session, actor.actor, "run.stop", f"run:{view.project.name}/{view.experiment.name}/{run.number}",
+                 {"status": before}, {"status": run.status, "job": run.job_id})  # fmt: skip
     return run
 
 

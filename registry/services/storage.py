@@ -1,7 +1,8 @@
 """Reading a package file's bytes from where its version says they are.
 
-Local paths and ``file://`` URLs (DVC local cache or local remote) are read
-directly; ``s3://`` objects (a DVC S3 remote) through botocore with the
+Only locations under the admin's ``allowed_storage`` are opened (see
+registry.core.policy). Local paths and ``file://`` URLs (a DVC local remote an
+admin opted in) are read directly; ``s3://`` objects (a DVC S3 remote) through botocore with the
 standard AWS environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_ENDPOINT_URL`` for MinIO/SeaweedFS). The server does not verify
 hashes while streaming; the client does, against the recorded md5.
@@ -12,18 +13,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
+from registry.core.policy import Policy, canonical_url
 from toolkit.errors import NotFoundError, UserError
 
 CHUNK = 1024 * 1024
 
 
 def _local_path(url: str) -> Path | None:
-    if url.startswith("file://"):
-        return Path(unquote(urlparse(url).path))
-    if "://" not in url and url:
-        return Path(url)
+    canon = canonical_url(url)
+    if canon is not None and canon.startswith("file://"):
+        return Path(canon.removeprefix("file://"))
     return None
 
 
@@ -64,8 +65,11 @@ def _drain(body) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
         body.close()
 
 
-def open_stream(url: str) -> Iterator[bytes]:
-    """An iterator over the bytes at ``url``; NotFoundError when they are gone."""
+def open_stream(url: str, policy: Policy | None = None) -> Iterator[bytes]:
+    """An iterator over the bytes at ``url``; NotFoundError when they are gone or outside allowed storage."""
+    if not (policy or Policy.from_settings()).storage_allows(url):
+        # Checked on every read, not only at publish: the allowlist may have shrunk since.
+        raise NotFoundError("the file has no downloadable location in this registry's allowed storage")
     local = _local_path(url)
     if local is not None:
         if not local.is_file():

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from registry.core.security import Action, Principal, Role, new_token, parse_scopes, token_matches, token_prefix
-from registry.models import ApiToken, Membership, Project, User, utcnow
+from registry.core.security import (
+    ROLE_ACTIONS,
+    Action,
+    Principal,
+    Role,
+    hash_token,
+    new_token,
+    parse_scopes,
+    token_matches,
+    token_prefix,
+)
+from registry.models import ApiToken, Membership, Project, User, WebSession, utcnow
 from registry.services.access import (
     authorize_project,
     check_name,
@@ -45,7 +57,7 @@ def _insert(
     name: str,
     project: Project | None,
     scopes: list[str] | None,
-    expires_days: int | None,
+    expires_at: datetime | None,
 ) -> NewToken:
     token, prefix, digest = new_token()
     row = ApiToken(
@@ -55,7 +67,7 @@ def _insert(
         user_id=user.id,
         project_id=project.id if project else None,
         scopes=scopes,
-        expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
@@ -104,10 +116,27 @@ def create_token(
         clean_scopes = parse_scopes(scopes) if scopes is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    # A new token's rights are a subset of the creating token's: scopes, project and expiry.
+    if actor.scopes is not None:
+        if clean_scopes is None:
+            clean_scopes = sorted(actor.scopes)
+        beyond = sorted(set(clean_scopes) - actor.scopes)
+        if beyond:
+            raise PermissionDeniedError(f"this token cannot grant scopes it does not hold: {', '.join(beyond)}")
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    if actor.expires_at is not None and (expires_at is None or expires_at > actor.expires_at):
+        expires_at = actor.expires_at  # never outlives the token that made it
     if robot:
         if project is None or not clean_scopes:
             raise UserError("a robot token needs a project and at least one scope")
         authorize_project(actor, project, Action.access_manage)
+        role = actor.role_in(project.id)
+        held = {a.value for a in ROLE_ACTIONS[role]} if role else set()
+        beyond = sorted(set(clean_scopes) - held)
+        if beyond:
+            raise PermissionDeniedError(
+                f"a robot cannot get scopes beyond your role in {project.name}: {', '.join(beyond)}"
+            )
         user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
             user = ensure_user(session, name, kind="robot")
@@ -122,13 +151,13 @@ def create_token(
         user = get_user(session, actor.name)
         if project is not None:
             authorize_project(actor, project, Action.packages_read)
-    new = _insert(session, user, name, project, clean_scopes, expires_days)
+    new = _insert(session, user, name, project, clean_scopes, expires_at)
     record_audit(session, actor.actor, "token.create", f"token:{new.row.prefix}", None, _describe(new.row))
     return new
 
 
 # Built once: statement construction costs more than the indexed lookup itself.
-_AUTH = (
+_AUTH_COLUMNS = (
     select(
         ApiToken.id,
         ApiToken.token_hash,
@@ -145,8 +174,10 @@ _AUTH = (
     )
     .join(User, User.id == ApiToken.user_id)
     .outerjoin(Membership, Membership.user_id == User.id)
-    .where(ApiToken.prefix == bindparam("prefix"))
 )
+_AUTH = _AUTH_COLUMNS.where(ApiToken.prefix == bindparam("prefix"))
+_AUTH_BY_ID = _AUTH_COLUMNS.where(ApiToken.id == bindparam("token_id"))
+SESSION_HOURS = 12
 
 
 def authenticate(session: Session, token: str) -> Principal:
@@ -160,6 +191,10 @@ def authenticate(session: Session, token: str) -> Principal:
     rows = session.connection().execute(_AUTH, {"prefix": prefix}).all()
     if not rows or not token_matches(token, rows[0][1]):
         raise AuthenticationError("invalid token")
+    return _principal(rows)
+
+
+def _principal(rows: Any) -> Principal:
     token_id, _, revoked_at, expires_at, token_project, scopes, user_id, name, kind, is_admin = rows[0][:10]
     if revoked_at is not None:
         raise AuthenticationError("token was revoked")
@@ -177,7 +212,39 @@ def authenticate(session: Session, token: str) -> Principal:
         token_project_id=token_project,
         scopes=frozenset(scopes) if scopes is not None else None,
         token_id=token_id,
+        expires_at=expires_at,
     )
+
+
+# --- browser sessions ------------------------------------------------------------
+def open_web_session(session: Session, token: str) -> str:
+    """Log a browser in with an API token: a new random session id for its cookie (the token stays with the user)."""
+    principal = authenticate(session, token)
+    secret = f"pls_{secrets.token_urlsafe(32)}"
+    expires = utcnow() + timedelta(hours=SESSION_HOURS)
+    if principal.expires_at is not None and principal.expires_at < expires:
+        expires = principal.expires_at
+    assert principal.token_id is not None
+    session.add(WebSession(session_hash=hash_token(secret), token_id=principal.token_id, expires_at=expires))
+    session.flush()
+    return secret
+
+
+def authenticate_web_session(session: Session, secret: str) -> Principal:
+    """The principal behind a session cookie: the session and the token it was opened with must both be live."""
+    row = session.execute(select(WebSession).where(WebSession.session_hash == hash_token(secret))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise AuthenticationError("your session ended: log in again")
+    rows = session.connection().execute(_AUTH_BY_ID, {"token_id": row.token_id}).all()
+    if not rows:
+        raise AuthenticationError("your session ended: log in again")
+    return _principal(rows)
+
+
+def close_web_session(session: Session, secret: str) -> None:
+    row = session.execute(select(WebSession).where(WebSession.session_hash == hash_token(secret))).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
 
 
 def list_tokens(session: Session, actor: Principal, *, all_users: bool = False) -> list[ApiToken]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from registry.api.deps import CurrentPrincipal
-from registry.api.routes.bags import DataRepoDep, bag_file, catalogued, thumbnail_response
+from registry.api.routes.bags import DataRepoDep, bag_file, catalogued, require_data_read, thumbnail_response
 from registry.web.pages import render
 from registry.web.signal_plot import health_rows, signal_plot
 from toolkit.bags.summary import BagSummary
@@ -21,7 +21,7 @@ from toolkit.data.thumbnails import IMAGE_TYPES
 from toolkit.data.timeline import Timeline, message_timeline
 from toolkit.errors import NotFoundError, QueryError
 
-router = APIRouter(tags=["data pages"], include_in_schema=False)
+router = APIRouter(tags=["data pages"], include_in_schema=False, dependencies=[Depends(require_data_read)])
 
 TRACK_W, TRACK_H = 480, 320
 TIMELINE_W, ROW_H = 600, 22

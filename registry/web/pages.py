@@ -1,9 +1,10 @@
 """Server-rendered registry pages: login, packages, package detail, projects and access.
 
-Browsers authenticate with an API token posted once to /login and kept in
-an HttpOnly, SameSite=Strict cookie. Every state-changing form carries a
-CSRF token derived from that cookie (double submit, nothing stored), so a
-third-party page can neither read nor forge it.
+Browsers authenticate with an API token posted once to /login, which opens a
+server-side session: the HttpOnly, SameSite=Strict cookie holds only its random
+id, and logging out revokes it. Every state-changing form carries a CSRF token
+derived from that id (double submit), so a third-party page can neither read
+nor forge it; API writes authenticated by the cookie need it in X-CSRF-Token.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from registry.core.config import SESSION_COOKIE
 from registry.core.security import ROLE_ACTIONS, ROLE_ORDER, Action, Principal, csrf_token
 from registry.services import access
 from registry.services import packages as svc
-from registry.services.tokens import authenticate
+from registry.services.tokens import close_web_session, open_web_session
+from registry.web import safety
 from toolkit.errors import AuthenticationError, PermissionDeniedError, PitlaneError
 
 WEB = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(WEB / "templates"))
+safety.install(templates.env)
 router = APIRouter(include_in_schema=False)
 COOKIE_MAX_AGE = 12 * 3600
 
@@ -40,7 +43,7 @@ def csrf_for(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str) -> None:
     expected = csrf_for(request)
-    if not expected or not hmac.compare_digest(expected, submitted):
+    if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise PermissionDeniedError("the form expired or came from another site: reload the page and try again")
 
 
@@ -105,13 +108,15 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/packages",
 ) -> Response:
     try:
-        authenticate(session, token.strip())
+        secret = open_web_session(session, token.strip())
     except AuthenticationError as exc:
         return render(request, "login.html", {"message": f"login failed: {exc}", "next": _safe_next(next)}, status=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
+    # The cookie holds a session id, never the token; Secure when the request came over TLS (behind a proxy:
+    # `pitlane serve --forwarded-allow-ips` makes uvicorn trust its X-Forwarded-Proto).
     response.set_cookie(
         SESSION_COOKIE,
-        token.strip(),
+        secret,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -122,8 +127,9 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(request, csrf)
+    close_web_session(session, request.cookies.get(SESSION_COOKIE, ""))  # the id is dead even if a copy survives
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -12,9 +12,11 @@ from registry.api.routes.runs import database, executor_of, principal_of, read_r
 from registry.core.config import SESSION_COOKIE
 from registry.core.security import ROLE_ACTIONS, Action, csrf_token
 from registry.services import runs as svc
+from registry.web import safety
 
 router = APIRouter(tags=["run pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+safety.install(templates.env)
 
 
 def _csrf(request: Request) -> str:

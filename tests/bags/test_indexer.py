@@ -269,7 +269,7 @@ def test_non_ros_mcap_lists_and_slices_raw(tmp_path: Path) -> None:
     r = slice_bag(path, tmp_path / "part.mcap", start=1002, end=1005)
     assert [m.data for m in read_messages(tmp_path / "part.mcap")] == [b'{"x": %d}' % i for i in range(2, 6)]
     assert r.message_count == 4
-    with pytest.raises(BagError, match="cannot convert json"):
+    with pytest.raises(BagError, match="json messages cannot be converted to ros1"):
         slice_bag(path, tmp_path / "part.bag")
 
 

@@ -18,13 +18,13 @@ def test_read_everything_equals_reference(rel: str) -> None:
     assert sorted((m.topic, m.timestamp_ns, m.data) for m in got) == ref
 
 
-def test_filters_are_half_open_and_topics_take_globs() -> None:
+def test_filters_are_closed_ranges_and_topics_take_globs() -> None:
     bag = BAGS / "ros2_sqlite3/wbag_split5"
     truth = full_read(bag)
     lo, hi = 1500, 2500
     got = list(read_messages(bag, topics=["A*", "CCC"], start_ns=lo, end_ns=hi))
     expected = [
-        (m.topic, m.timestamp_ns, m.data) for m in truth if m.topic in {"AAA", "CCC"} and lo <= m.timestamp_ns < hi
+        (m.topic, m.timestamp_ns, m.data) for m in truth if m.topic in {"AAA", "CCC"} and lo <= m.timestamp_ns <= hi
     ]
     assert sorted((m.topic, m.timestamp_ns, m.data) for m in got) == sorted(expected)
     assert {m.topic for m in got} == {"AAA", "CCC"}

@@ -128,7 +128,7 @@ def test_ros1_to_ros2_and_back_keeps_content(tmp_path: Path, rel: str) -> None:
     r = slice_bag(src, ros2, fmt="ros2", end="+20s")
     assert r.format == BagFormat.ROS2_SQLITE3 and r.converted
     slice_bag(ros2, back)
-    originals = list(read_messages(src, end_ns=r.end_ns + 1))
+    originals = list(read_messages(src, end_ns=r.end_ns))
     converted = list(read_messages(ros2))
     returned = list(read_messages(back))
     assert len(originals) == len(converted) == len(returned) == r.message_count

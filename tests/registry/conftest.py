@@ -105,6 +105,15 @@ def registry(db_url: str) -> Iterator[Registry]:
         reg.close()
 
 
+def web_session(client: httpx.Client, token: str) -> str:
+    """Log a browser in through /login: the session id its cookie holds (never the token itself)."""
+    r = client.post("/login", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    cookie = r.cookies.get("pitlane_session")
+    assert cookie and cookie != token
+    return str(cookie)
+
+
 def file_entry(path: str, content: bytes, url: str = "") -> dict[str, Any]:
     return {"path": path, "md5": hashlib.md5(content).hexdigest(), "size": len(content), "url": url}
 

@@ -72,15 +72,20 @@ def test_channels_resolve_and_protected_production(registry: Registry) -> None:
     assert moves[0]["before"] == {"version": "v1.0.0"}
 
 
-def test_exact_version_wins_over_channel_and_names_need_project_when_ambiguous(registry: Registry) -> None:
+def test_version_and_channel_names_never_collide_and_names_need_project_when_ambiguous(registry: Registry) -> None:
     _setup(registry)
     _setup(registry, "planning")
     c = registry.admin
     publish(c, "perception", "detector", "stable")
     publish(c, "perception", "detector", "v3")
-    c.put("/api/v1/projects/perception/packages/detector/channels/stable", json={"version": "v3"})
+    # NAME@X is unambiguous: a channel cannot take a version's name (nor a version a channel's, see test_security).
+    r = c.put("/api/v1/projects/perception/packages/detector/channels/stable", json={"version": "v3"})
+    assert r.status_code == 409
+    c.put("/api/v1/projects/perception/packages/detector/channels/candidate", json={"version": "v3"})
     assert c.get("/api/v1/resolve", params={"ref": "detector@stable"}).json()["version"] == "stable"
-    assert c.get("/api/v1/resolve", params={"ref": "detector#stable"}).json()["version"] == "v3"
+    assert c.get("/api/v1/resolve", params={"ref": "detector@candidate"}).json()["version"] == "v3"
+    assert c.get("/api/v1/resolve", params={"ref": "detector#candidate"}).json()["version"] == "v3"
+    assert c.get("/api/v1/resolve", params={"ref": "detector#stable"}).status_code == 404
     publish(c, "planning", "detector", "v3")
     amb = c.get("/api/v1/resolve", params={"ref": "detector@v3"})
     assert amb.status_code == 400 and "perception" in amb.json()["error"]["message"]
@@ -152,12 +157,12 @@ def test_python_resolve_agrees_with_the_http_hot_path(registry: Registry) -> Non
     for v in ("stable", "v1", "v2"):
         publish(c, "perception", "detector", v)
     publish(c, "planning", "planner", "v1")
-    c.put("/api/v1/projects/perception/packages/detector/channels/stable", json={"version": "v2"})
+    c.put("/api/v1/projects/perception/packages/detector/channels/candidate", json={"version": "v2"})
     c.put("/api/v1/projects/perception/packages/detector/channels/production", json={"version": "v1"})
     viewer = registry.user("vera", "perception", "viewer")
     with registry.db.transaction(write=False) as s:
         actor = authenticate(s, viewer)
-        for ref in ("detector@stable", "detector#stable", "detector@production", "perception/detector@v2"):
+        for ref in ("detector@stable", "detector#candidate", "detector@production", "perception/detector@v2"):
             assert svc.resolve(s, actor, ref).version == svc.resolve_out(s, actor, ref).version, ref
         for ref in ("planner@v1", "detector@nope", "other/detector@v1"):
             with pytest.raises(NotFoundError):

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from registry.main import create_app
-from tests.registry.conftest import Registry
+from tests.registry.conftest import Registry, web_session
 from tests.registry.runs_support import make_experiment, poll
 from toolkit.client import InProcessTransport
 
@@ -53,6 +53,11 @@ def test_start_with_overrides_then_stop_and_read_back_after_restart(
     assert stopped.json()["status"] == "stopped"
     listed = admin.get("/api/v1/experiments/perception/cams/runs").json()
     assert [(x["number"], x["status"]) for x in listed] == [(1, "stopped")]
+    # Issue 22 finding 13: stopping a run is audited like starting it.
+    stops = admin.get("/api/v1/audit", params={"action": "run.stop"}).json()
+    assert [(e["actor"], e["target"], e["after"]["status"]) for e in stops] == [
+        ("admin", "run:perception/cams/1", "stopped")
+    ]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -104,14 +109,15 @@ def test_cookie_writes_need_the_csrf_token(registry: Registry, experiment_repo: 
     from registry.core.security import csrf_token
 
     setup_experiment(registry, experiment_repo)
+    session_id = web_session(registry.client(), registry.admin_token)
     browser = httpx.Client(transport=InProcessTransport(registry.app), base_url="http://registry.test",
-                           cookies={"pitlane_session": registry.admin_token})  # fmt: skip
+                           cookies={"pitlane_session": session_id})  # fmt: skip
     r = browser.post("/api/v1/experiments/perception/cams/runs", json={"overrides": ["nonsense"]})
     assert r.status_code == 403 and "CSRF" in r.json()["error"]["message"]
     r = browser.post(
         "/api/v1/experiments/perception/cams/runs",
         json={"overrides": ["nonsense"]},
-        headers={"X-CSRF-Token": csrf_token(registry.admin_token)},
+        headers={"X-CSRF-Token": csrf_token(session_id)},
     )
     assert r.status_code == 400  # past the CSRF check, stopped by the override check
     browser.close()

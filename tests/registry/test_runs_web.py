@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import pytest
 from registry.main import create_app
 from registry.services.access import create_project
 from registry.services.tokens import bootstrap_admin
+from tests.registry.conftest import web_session
 from tests.registry.runs_support import MAX_STEPS, git, make_experiment, poll
 from tests.services.browser import serve_app
 from toolkit.config import Settings
@@ -60,7 +62,15 @@ def web_registry(tmp_path_factory: pytest.TempPathFactory, ray_head: Any, s3_ser
         subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, check=True, capture_output=True)
     git(repo, "commit", "-qam", "dvc remote")
     home = root / "registry-home"
-    settings = Settings(home=home, executor="ray", ray_address=ray_head.address)
+    # Module scope: the per-test environment (with its allowed remotes and storage) is not set up yet.
+    local = f"file://{Path(tempfile.gettempdir()).resolve()}/"
+    settings = Settings(
+        home=home,
+        executor="ray",
+        ray_address=ray_head.address,
+        allowed_remotes=["https://", local],
+        allowed_storage=["s3://", local],
+    )
     db_url = f"sqlite:///{home / 'registry.db'}"
     app = create_app(settings, database_url=db_url)
     with app.state.db.transaction() as session:
@@ -78,7 +88,9 @@ def web_registry(tmp_path_factory: pytest.TempPathFactory, ray_head: Any, s3_ser
 @pytest.fixture
 def site(web_registry: WebRegistry, page: Any) -> Iterator[tuple[str, httpx.Client]]:
     with serve_app(web_registry.app()) as url:
-        page.context.add_cookies([{"name": "pitlane_session", "value": web_registry.token, "url": url}])
+        with httpx.Client(base_url=url) as anon:
+            cookie = web_session(anon, web_registry.token)
+        page.context.add_cookies([{"name": "pitlane_session", "value": cookie, "url": url}])
         api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {web_registry.token}"}, timeout=120)
         if not api.get("/api/v1/experiments").json():
             r = api.post("/api/v1/experiments", json={"project": "perception", "name": "cams",
@@ -113,7 +125,9 @@ def test_start_from_page_finish_release_and_see_the_version(web_registry: WebReg
     assert run["overrides"] == [OVERRIDE]
     # The registry restarts mid-run: a new app instance on the same database re-polls the same Ray job.
     with serve_app(web_registry.app()) as url2:
-        page.context.add_cookies([{"name": "pitlane_session", "value": web_registry.token, "url": url2}])
+        with httpx.Client(base_url=url2) as anon:
+            cookie = web_session(anon, web_registry.token)
+        page.context.add_cookies([{"name": "pitlane_session", "value": cookie, "url": url2}])
         page.goto(f"{url2}/runs/{run_id}")
         assert page.text_content("#job") == run["job_id"]
         wait_status(page, "succeeded")

@@ -86,8 +86,8 @@ def test_sync_records_versions_files_channels_and_lineage(db: Database, exp: Exp
             ]
         )
         actions = s.execute(select(AuditEvent.action, AuditEvent.actor)).all()
-        assert ("version.publish", "git:test@pitlane.local") in actions
-        assert ("channel.set", "git:test@pitlane.local") in actions
+        assert ("version.publish", "git-unverified:test@pitlane.local") in actions
+        assert ("channel.set", "git-unverified:test@pitlane.local") in actions
 
 
 def test_sync_is_incremental_and_idempotent(db: Database, exp: Experiment, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pygit2
+import pytest
 from sqlalchemy import func, select
 
 from registry.core.db import Database
@@ -76,7 +77,11 @@ def _check_complete(db: Database) -> int:
         return len(versions)
 
 
-def test_sigkill_at_random_moments_leaves_only_complete_versions(tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_leaves_only_complete_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The poller and this process append to one audit chain: they share its key, as a server's processes do.
+    monkeypatch.setenv("PITLANE_AUDIT_KEY", "sync-crash-test-key")
     exp = copy_experiment(tmp_path)
     first = release("detector", "1.0.0", repo=exp.path)
     _make_tags(exp.path, first.manifest.to_message())

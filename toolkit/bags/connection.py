@@ -69,6 +69,9 @@ def ros2_type_name(name: str) -> str:
     """``sensor_msgs/NavSatFix`` -> ``sensor_msgs/msg/NavSatFix``; ROS 2 names pass through."""
     if "/" not in name:  # not a ROS type name (e.g. a protobuf or JSON schema title)
         return name
+    parts = name.split("/")
+    if len(parts) == 3 and parts[1] in ("msg", "srv", "action"):  # already ROS 2 (rosbags would make srv/msg)
+        return name
     try:
         return normalize_msgtype(name)
     except Exception:  # rosbags rejects odd names; keep them verbatim for listing

@@ -33,13 +33,16 @@ class Lineage(BaseModel):
     created_at: str  # ISO 8601, UTC
     source: LineageSource
     output_format: BagFormat
-    start_ns: int  # requested range, inclusive at both ends
+    # The range written, inclusive at both ends: the bounds given, and for a side without one the
+    # source's own start or end (the whole bag on that side).
+    start_ns: int
     end_ns: int
     topics: list[str]  # topics written (after glob expansion)
     topic_patterns: list[str] | None = None  # what the caller asked for; None means all topics
     message_count: int
     per_topic: dict[str, int] = Field(default_factory=dict)
     converted: bool = False  # True when message bytes were re-serialized (ROS 1 <-> CDR)
+    left_out: dict[str, str] = Field(default_factory=dict)  # topics the output format cannot hold -> why
 
 
 def lineage_path(out: str | os.PathLike[str]) -> Path:

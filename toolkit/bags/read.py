@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from toolkit.bags.connection import BagConnection, Message
 from toolkit.bags.formats import BagLayout, resolve
 from toolkit.bags.summary import BagFormat
+from toolkit.bags.timebounds import INT64_MAX, MIN_NS, TimeRange
 from toolkit.bags.types import decode_bytes
 from toolkit.errors import BagError, CorruptBagError
 
@@ -77,10 +78,17 @@ class BagReader:
         start_ns: int | None = None,
         end_ns: int | None = None,
     ) -> Iterator[Message]:
-        """Messages with ``start_ns <= t < end_ns`` (either bound optional), ordered by timestamp."""
+        """Messages with ``start_ns <= t <= end_ns`` (a None bound is open), ordered by timestamp.
+
+        The closed range is the one boundary rule (toolkit/bags/timebounds.py); the sources take an
+        exclusive stop like the libraries under them.
+        """
         by_id = {c.id: c for c in self.connections}
         wanted = None if connections is None else {c.id for c in connections}
-        streams = [source(wanted, start_ns, end_ns) for source in self._sources]
+        if start_ns is not None and end_ns is not None and start_ns > end_ns:
+            return
+        stop = TimeRange(start_ns, end_ns).stop()
+        streams = [source(wanted, start_ns, stop) for source in self._sources]
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m[0])
         for t, cid, data in merged:
             conn = by_id[cid]
@@ -269,10 +277,14 @@ def _sqlite_source(
                 return
             where.append(f"topic_id IN ({','.join('?' * len(rows))})")
             args.extend(rows)
-        if start is not None:
+        # rosbag2 stores int64 stamps: a bound beyond that range selects all or nothing, and sqlite
+        # cannot bind it anyway.
+        if start is not None and start > INT64_MAX:
+            return
+        if start is not None and start > MIN_NS:
             where.append("timestamp >= ?")
             args.append(start)
-        if end is not None:
+        if end is not None and end <= INT64_MAX:
             where.append("timestamp < ?")
             args.append(end)
         sql = "SELECT timestamp, topic_id, data FROM messages"
@@ -350,7 +362,8 @@ def read_messages(
 ) -> Iterator[Message]:
     """Yield ``Message(topic, msgtype, timestamp_ns, data, connection)`` in time order.
 
-    *topics* are exact names or shell globs; the range is ``[start_ns, end_ns)``.
+    *topics* are exact names or shell globs; the range is closed, ``start_ns <= t <= end_ns``,
+    and a None bound is open.
     """
     with BagReader(path) as reader:
         yield from reader.messages(reader.select(topics), start_ns, end_ns)

@@ -22,7 +22,7 @@ from toolkit.bags.lineage import Lineage, LineageSource, lineage_path, write_lin
 from toolkit.bags.read import BagReader
 from toolkit.bags.sqlite_slice import DEFAULT_SPLIT_BYTES, SqliteSource, check_split_bytes, copy_sqlite_slice
 from toolkit.bags.summary import BagFormat
-from toolkit.bags.timebounds import parse_time_bound
+from toolkit.bags.timebounds import INT64_MAX, MIN_NS, TimeRange, resolve_range
 from toolkit.bags.writers import McapSink, Ros1Sink, Ros2Sink, Sink, converter_for
 from toolkit.errors import BagError, ConflictError, SliceRangeError
 
@@ -33,13 +33,14 @@ class SliceResult(BaseModel):
     source: str
     output: str
     format: BagFormat
-    start_ns: int  # requested range, inclusive
+    start_ns: int  # the range written, inclusive at both ends (see Lineage)
     end_ns: int
     topics: list[str]
     message_count: int
     per_topic: dict[str, int]
     converted: bool
     lineage: str  # path of the lineage sidecar
+    left_out: dict[str, str] = {}  # topic -> why the output format cannot hold it
 
 
 def output_format(out: Path, fmt: BagFormat | str | None, source: BagFormat) -> BagFormat:
@@ -71,8 +72,11 @@ def slice_bag(
 ) -> SliceResult:
     """Write messages of *src* with ``start <= t <= end`` on *topics* (names or globs) to a new bag *out*.
 
-    Bounds take absolute ns, ISO datetimes or offsets (see ``parse_time_bound``). *source_md5* skips
-    re-hashing the source when the caller already knows it (e.g. from the data repo's .dvc file).
+    Bounds take absolute ns, ISO datetimes or offsets (see ``parse_time_bound``); a missing bound is
+    open, so no bounds copy the whole bag whatever its index says its start and end are.
+    Topics the output format cannot hold are left out and named in ``left_out`` (an error when no
+    topic is left). *source_md5* skips re-hashing the source when the caller already knows it (e.g.
+    from the data repo's .dvc file).
     A rosbag2 sqlite3 slice of a sqlite3 bag larger than *split_bytes* (default 256 MiB; 0: never)
     is written as a split bag whose files are written in parallel.
     """
@@ -82,9 +86,7 @@ def slice_bag(
     summary = index(src, hashes=False, gnss=False)
     if summary.start_ns is None or summary.end_ns is None:
         raise SliceRangeError(f"{src}: bag has no messages to slice")
-    lo = parse_time_bound(start, summary.start_ns, summary.end_ns) if start is not None else summary.start_ns
-    hi = parse_time_bound(end, summary.start_ns, summary.end_ns) if end is not None else summary.end_ns
-    _check_range(lo, hi, summary.start_ns, summary.end_ns)
+    rng = resolve_range(start, end, summary.start_ns, summary.end_ns)
     target = output_format(out_path, fmt, summary.format)
     _check_output(out_path, target, overwrite)
 
@@ -100,9 +102,11 @@ def slice_bag(
         work.mkdir()
         tmp = work / out_path.name
         try:
-            counts, converted = _copy_fastest(reader, selected, lo, hi, tmp, target, summary.compression, split)
+            selected, left_out = _representable(selected, reader.format, target, tmp)
+            counts, converted = _copy_fastest(reader, selected, rng, tmp, target, summary.compression, split)
             if not counts:
-                raise SliceRangeError(f"no messages of the selected topics between {lo} and {hi} ns")
+                raise SliceRangeError(f"no messages of the selected topics in {_describe(rng)}")
+            lo, hi = _written_range(tmp, rng, summary.start_ns, summary.end_ns)
             md5 = source_md5 or hash_files(reader.layout.files)[0]
             lineage = Lineage(
                 tool_version=_tool_version(),
@@ -121,6 +125,7 @@ def slice_bag(
                 message_count=sum(counts.values()),
                 per_topic=dict(sorted(counts.items())),
                 converted=converted,
+                left_out=left_out,
             )
             tmp_lineage = write_lineage(tmp, lineage)
             if overwrite:
@@ -141,14 +146,62 @@ def slice_bag(
         per_topic=lineage.per_topic,
         converted=converted,
         lineage=str(lineage_path(out_path)),
+        left_out=left_out,
     )
 
 
-def _check_range(lo: int, hi: int, bag_start: int, bag_end: int) -> None:
-    if lo > bag_end or hi < bag_start:
-        raise SliceRangeError(f"range {lo}..{hi} ns lies outside the bag ({bag_start}..{bag_end} ns)")
-    if lo > hi:
-        raise SliceRangeError(f"slice start {lo} is after its end {hi}")
+def _describe(rng: TimeRange) -> str:
+    if rng.unbounded:
+        return "the bag"
+    return f"[{'' if rng.lo is None else rng.lo} .. {'' if rng.hi is None else rng.hi}] ns"
+
+
+def _written_range(out: Path, rng: TimeRange, bag_start: int, bag_end: int) -> tuple[int, int]:
+    """The range to record: each given bound, and for an open side the bag's own start or end, widened
+    to the output's first or last message where the source's index claimed less (an index can misstate
+    them, e.g. MCAP statistics with a start later than the first message)."""
+    lo, hi = rng.lo, rng.hi
+    if lo is None or hi is None:
+        written = index(out, hashes=False, gnss=False)
+        if lo is None:
+            lo = bag_start if written.start_ns is None else min(bag_start, written.start_ns)
+        if hi is None:
+            hi = bag_end if written.end_ns is None else max(bag_end, written.end_ns)
+    return lo, hi
+
+
+def _representable(
+    selected: list[BagConnection], source: BagFormat, target: BagFormat, tmp: Path
+) -> tuple[list[BagConnection], dict[str, str]]:
+    """Split the selection into what *target* can hold and what it cannot (topic -> one-line reason)."""
+    if source == target and (target != BagFormat.MCAP or tmp.suffix.lower() == ".mcap"):
+        return selected, {}  # same format: bytes are copied as they are
+    encoding = "ros1" if target == BagFormat.ROS1 else "cdr" if target == BagFormat.ROS2_SQLITE3 else None
+    if target == BagFormat.MCAP and tmp.suffix.lower() != ".mcap":
+        encoding = "cdr"  # MCAP storage inside a rosbag2 directory
+    if encoding is None:
+        return selected, {}  # a plain .mcap keeps every serialization
+    kept: list[BagConnection] = []
+    left_out: dict[str, str] = {}
+    for conn in selected:
+        try:
+            converter_for(conn, encoding)
+        except BagError:
+            left_out[conn.topic] = _reason(conn, encoding)
+            continue
+        kept.append(conn)
+    if not kept:
+        names = ", ".join(sorted(left_out))
+        raise BagError(f"no selected topic can be written as {target.value}: {names} ({next(iter(left_out.values()))})")
+    kept_topics = {c.topic for c in kept}
+    # A topic recorded with several types (ROS 1 allows it) may lose only some of its connections.
+    return kept, {t: f"{r} (its other types are kept)" if t in kept_topics else r for t, r in sorted(left_out.items())}
+
+
+def _reason(conn: BagConnection, encoding: str) -> str:
+    if conn.encoding not in ("ros1", "cdr"):
+        return f"{conn.encoding} messages cannot be converted to {encoding}"
+    return f"{conn.msgtype} cannot be converted to {encoding}"
 
 
 def _check_output(out: Path, target: BagFormat, overwrite: bool) -> None:
@@ -163,8 +216,7 @@ def _check_output(out: Path, target: BagFormat, overwrite: bool) -> None:
 def _copy_fastest(
     reader: BagReader,
     selected: list[BagConnection],
-    lo: int,
-    hi: int,
+    rng: TimeRange,
     tmp: Path,
     target: BagFormat,
     source_compression: str,
@@ -172,6 +224,7 @@ def _copy_fastest(
 ) -> tuple[Counter[str], bool]:
     """ROS 1 -> ROS 1 and MCAP -> MCAP copy whole chunks where they can, sqlite3 -> sqlite3 copies rows
     in SQL; everything else goes message by message."""
+    lo, hi = rng.closed()
     if reader.format == BagFormat.ROS1 and target == BagFormat.ROS1 and not reader.recovered_by_scan:
         from toolkit.bags.ros1_passthrough import slice_ros1_chunks
 
@@ -209,8 +262,9 @@ def _copy_fastest(
         and not reader.message_compressed
         and reader.sqlite_rows
     ):
-        return _copy_sqlite(reader, selected, lo, hi, tmp, split_bytes), False
-    return _copy(reader, selected, lo, hi, tmp, target, source_compression)
+        sql_lo, sql_hi = rng.closed(MIN_NS, INT64_MAX)  # rosbag2 stamps are int64
+        return _copy_sqlite(reader, selected, sql_lo, sql_hi, tmp, split_bytes), False
+    return _copy(reader, selected, rng, tmp, target, source_compression)
 
 
 def _copy_sqlite(
@@ -225,8 +279,7 @@ def _copy_sqlite(
 def _copy(
     reader: BagReader,
     selected: list[BagConnection],
-    lo: int,
-    hi: int,
+    rng: TimeRange,
     tmp: Path,
     target: BagFormat,
     source_compression: str,
@@ -242,7 +295,7 @@ def _copy(
             converted = converted or conn.encoding != sink.target_encoding(conn)
             converters[conn.id] = conv
             handles[conn.id] = sink.add(conn)
-        for msg in reader.messages(selected, lo, hi + 1):
+        for msg in reader.messages(selected, rng.lo, rng.hi):
             sink.write(handles[msg.connection.id], msg.timestamp_ns, converters[msg.connection.id](msg.data))
             counts[msg.topic] += 1
     finally:

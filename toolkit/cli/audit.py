@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -49,20 +50,51 @@ def _change(before: object, after: object) -> str:
     return f"{_short(before)} -> {_short(after)}"
 
 
-@audit_app.command("verify")
-def verify_cmd(json_out: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad event if any row was edited or deleted."""
+@audit_app.command("checkpoint")
+def checkpoint_cmd(
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the checkpoint here (default: stdout)"),
+) -> None:
+    """Export the signed head of the audit chain; keep it outside the registry for `audit verify --checkpoint`."""
     from toolkit.client import connect
-    from toolkit.errors import IntegrityError
 
     with connect() as client:
-        report = client.audit_verify()
+        cp = client.audit_checkpoint()
+    text = cp.model_dump_json() + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        output.info(f"checkpoint of event {cp.seq} written to {out}")
+
+
+@audit_app.command("verify")
+def verify_cmd(
+    checkpoints: list[Path] = typer.Option(
+        [], "--checkpoint", "-c", help="a file from `pitlane audit checkpoint` (repeatable): catches a cut-back log"
+    ),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Recompute the keyed hash chain; exit 1 naming the first bad event if any row was edited or deleted."""
+    from registry.schemas import AuditCheckpoint
+    from toolkit.client import connect
+    from toolkit.errors import IntegrityError, UserError
+
+    loaded = []
+    for path in checkpoints:
+        try:
+            loaded.append(AuditCheckpoint.model_validate_json(path.read_text()))
+        except (OSError, ValueError) as exc:
+            detail = str(exc).splitlines()[0]
+            raise UserError(f"{path}: not a checkpoint from `pitlane audit checkpoint` ({detail})") from None
+    with connect() as client:
+        report = client.audit_verify(loaded)
     if json_out:
         output.print_json(report)
     if not report.ok:
         raise IntegrityError(f"audit log broken at event {report.first_bad_seq}: {report.reason}")
     if not json_out:
-        output.info(f"audit log intact: {report.checked} events verified")
+        extra = f" and {len(loaded)} checkpoint(s)" if loaded else ""
+        output.info(f"audit log intact: {report.checked} events verified{extra}")
 
 
 def register(app: typer.Typer) -> None:

@@ -48,7 +48,11 @@ def init_cmd(
 @data_app.command("add")
 def add_cmd(
     paths: list[Path] = typer.Argument(..., help="Bag files, rosbag2 directories, or directories to search for bags."),
-    copy: bool = typer.Option(False, "--copy", help="Copy bags from outside the repo into its bags/ directory."),
+    copy: bool = typer.Option(
+        False,
+        "--copy",
+        help="Copy bags from outside the repo into its bags/ directory (staged: only accepted bags arrive there).",
+    ),
     tag: list[str] = typer.Option([], "--tag", "-t", help="key=value tag for every added bag (repeatable)."),
     workers: int = typer.Option(0, "--workers", "-j", help="Index workers (0 = CPU count)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -156,6 +160,27 @@ def reindex_cmd(
     info(f"catalog rebuilt: {n} bags")
 
 
+@data_app.command("fsck")
+def fsck_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Remove what it finds (undoing the killed runs' uncommitted work)."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was found and fixed as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """List leftovers of killed runs (staging, locks, unfinished slices, stale catalog); --fix removes them."""
+    report = _api().fsck(_repo(repo_path), fix=fix)
+    if json_out:
+        print_json({"found": report.found, "fixed": report.fixed})
+    else:
+        for line in report.found:
+            info(f"found: {line}")
+        for line in report.fixed:
+            info(f"fixed: {line}")
+        if not report.found:
+            info("clean: nothing left by killed runs")
+    if report.found and not fix:
+        raise typer.Exit(1)
+
+
 @data_app.command("search")
 def search_cmd(
     query: list[str] = typer.Argument(None, help='Query, e.g. topic:/sensing/lidar/* duration>60 "rain".'),
@@ -194,7 +219,7 @@ def search_cmd(
                 (
                     r.path,
                     r.format,
-                    r.start or "-",
+                    r.start if r.start is not None else "-",
                     f"{r.duration_s:.1f}s",
                     r.messages,
                     len(r.topics),
@@ -241,7 +266,8 @@ def show_cmd(
         return
     s = sc.summary
     info(f"{sc.path}  id {sc.id}  {s.format.value}  {s.size_bytes} bytes  {s.message_count} messages")
-    info(f"start {s.start_iso or '-'}  duration {s.duration_s:.3f}s  compression {s.compression}")
+    start = s.start_iso if s.start_iso is not None else "-"
+    info(f"start {start}  duration {s.duration_s:.3f}s  compression {s.compression}")
     if sc.all_tags():
         info("tags: " + " ".join(f"{k}={v}" for k, v in sc.all_tags().items()))
     print_table(
@@ -255,8 +281,12 @@ def show_cmd(
 def slice_cmd(
     bag: str = typer.Argument(None, help="Bag path or id (or use --from-search)."),
     out: Path = typer.Option(..., "--output", "-o", help="Output bag (or directory with --from-search)."),
-    start: str | None = typer.Option(None, "--start", help="Start: seconds from bag start, or an ISO time."),
-    end: str | None = typer.Option(None, "--end", help="End: seconds from bag start, or an ISO time."),
+    start: str | None = typer.Option(
+        None, "--start", help="Start, inclusive: seconds from bag start, an ISO time or epoch ns (default: none)."
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="End, inclusive: seconds from bag start, -5s from its end, an ISO time (default: none)."
+    ),
     topics: list[str] = typer.Option([], "--topics", "-t", help="Topic glob (repeatable); default all."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="ros1, ros2 or mcap (default: the source's)."),
     from_search: str | None = typer.Option(
@@ -291,6 +321,11 @@ def slice_cmd(
         for sc in made:
             if sc.summary.format != BagFormat.ROS2_SQLITE3:
                 info(f"note: {sc.path} is {sc.summary.format.value}; --split-size splits only rosbag2 sqlite3 slices")
+    for sc in made:
+        left_out = (sc.lineage or {}).get("left_out") or {}
+        if left_out:  # on stderr, also with --json: nothing is dropped without a word
+            reasons = "; ".join(sorted(set(left_out.values())))
+            info(f"note: {sc.path} leaves out {', '.join(sorted(left_out))} ({reasons})")
     if json_out:
         print_json([{"id": sc.id, "path": sc.path, "lineage": sc.lineage} for sc in made])
     else:
@@ -310,8 +345,19 @@ def lineage_cmd(
         print_json(chain)
         return
     for depth, step in enumerate(chain):
-        rng = f" [{step.get('start') or '…'} .. {step.get('end') or '…'}]" if depth else ""
+        # The range belongs to the slice that was cut with it (the step with a lineage), not its source.
+        rng = f" {_range_text(step.get('start'), step.get('end'))}" if step.get("lineage") else ""
         info(f"{'  ' * depth}{'<- ' if depth else ''}{step['path']}{rng}")
+
+
+def _range_text(start: object, end: object) -> str:
+    """``[ISO .. ISO]`` to the nanosecond, both ends inclusive (the one boundary rule)."""
+    from toolkit.bags.timebounds import format_ns
+
+    def one(value: object) -> str:
+        return format_ns(value) if isinstance(value, int) else "?"
+
+    return f"[{one(start)} .. {one(end)}]"
 
 
 def _add_bags_info_command() -> None:

@@ -14,6 +14,12 @@ def serve_command(
     processes: int = typer.Option(
         1, "--processes", min=1, max=64, help="single-worker processes sharing the port (SO_REUSEPORT)"
     ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="TLS proxy addresses whose X-Forwarded-Proto/For are trusted (comma-separated; default 127.0.0.1): "
+        "session cookies are then Secure",
+    ),
 ) -> None:
     """Serve the registry API and web pages on PITLANE_DATABASE_URL (SQLite in PITLANE_HOME by default).
 
@@ -34,10 +40,18 @@ def serve_command(
         from registry.serving import serve_processes
 
         app.state.db.dispose()
-        serve_processes(create_app, host, port, processes, log_level)
+        serve_processes(create_app, host, port, processes, log_level, forwarded_allow_ips)
         return
     # One worker per process: uvicorn's multi-worker socket lacks TCP_NODELAY (see docs/registry.md).
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=1,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,17 +8,21 @@ walk slice -> source -> ... through the catalog without opening bags.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from toolkit import faults
 from toolkit.bags.timebounds import parse_time_bound
 from toolkit.data.eventhits import EventHit
 from toolkit.data.ingest import add_bags, resolve_bag
+from toolkit.data.journal import Run, disk_error, repo_run
 from toolkit.data.repo import DataRepo
 from toolkit.data.search import search
 from toolkit.data.sidecar import Sidecar
 from toolkit.errors import ConflictError, DataRepoError, NotFoundError
+from toolkit.partials import remove_stale_partials
 
 _EXT = {"ros1": ".bag", "mcap": ".mcap", "ros2": ""}
 
@@ -41,7 +45,25 @@ def slice_catalogued(
     fmt: str | None = None,
     split_bytes: int | None = None,
 ) -> Sidecar:
-    """Slice a catalogued bag into `out` (inside the repo), then track and commit the slice."""
+    """Slice a catalogued bag into `out` (inside the repo), then track and commit the slice.
+
+    Rerunning the same slice returns the catalogued one; a run killed before its commit is undone by the next.
+    """
+    with repo_run(repo) as run:
+        return _slice_in_run(repo, run, ref, out, start, end, topics, fmt, split_bytes)
+
+
+def _slice_in_run(
+    repo: DataRepo,
+    run: Run,
+    ref: str,
+    out: Path,
+    start: str | int | None,
+    end: str | int | None,
+    topics: list[str] | None,
+    fmt: str | None,
+    split_bytes: int | None,
+) -> Sidecar:
     from toolkit.bags.slice import slice_bag
 
     src_sc = resolve_bag(repo, ref)
@@ -49,11 +71,25 @@ def slice_catalogued(
     if not src.exists():
         raise NotFoundError(f"{src_sc.path} is not in the working tree; run `dvc pull {src_sc.path}.dvc` first")
     out = out if out.is_absolute() else Path.cwd() / out
-    repo.rel(out)  # refuses a slice outside the repo before any work
+    rel = repo.rel(out)  # refuses a slice outside the repo before any work
+    request = {
+        "source_id": src_sc.id,
+        "start": start,
+        "end": end,
+        "topics": topics or None,
+        "format": fmt,
+        "split_bytes": split_bytes,
+    }
+    remove_stale_partials(out)
     if out.exists():
+        done = repo.catalog.find_by_path(rel)
+        if done is not None and (done.lineage or {}).get("request") == request:
+            return done  # the same slice, made by an earlier run of this command
         raise ConflictError(f"{out} already exists")
     made_dir = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
+    run.record("slice", rel)
+    faults.point("slice.journaled")
     try:
         result = slice_bag(
             src,
@@ -65,6 +101,9 @@ def slice_catalogued(
             source_md5=src_sc.summary.md5 or None,
             split_bytes=split_bytes,
         )
+    except OSError as exc:
+        _cleanup_dir(out, made_dir)
+        raise disk_error(exc, f"slice of {src_sc.path} into {rel}") from None
     except BaseException:
         if made_dir and not any(out.parent.iterdir()):
             out.parent.rmdir()
@@ -73,6 +112,12 @@ def slice_catalogued(
     lineage = _read_json(lineage_file)
     lineage.setdefault("source_id", src_sc.id)
     lineage.setdefault("source_path", src_sc.path)
+    if isinstance(lineage.get("source"), dict):
+        # Lineage is portable (DESIGN): the source is named by its repo path, never this clone's absolute path.
+        lineage["source"]["path"] = src_sc.path
+        _write_json(lineage_file, {k: v for k, v in lineage.items() if k not in ("source_id", "source_path")})
+    lineage["request"] = request
+    faults.point("slice.written")
     report = add_bags(repo, [out], lineage={repo.rel(out): lineage})
     if report.added:
         return report.added[0]
@@ -158,6 +203,18 @@ def event_windows(hits: list[EventHit], pad_ns: int, lo: int | None, hi: int | N
         else:
             out.append((h.kind, a, b))
     return out
+
+
+def _cleanup_dir(out: Path, made_dir: bool) -> None:
+    remove_stale_partials(out)
+    if made_dir and out.parent.exists() and not any(out.parent.iterdir()):
+        out.parent.rmdir()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

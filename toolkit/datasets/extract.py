@@ -1,8 +1,10 @@
 """Frame extraction: bags -> frame files + manifest entries, one bag per worker process.
 
-Inside a bag, messages are read and deserialized in order (rosbags is pure
-Python) while PNG encoding and file writes run on a small thread pool
-(OpenCV and file I/O release the GIL). Sampling (``every``) is decided from
+Inside a bag, messages are read in time order by ``toolkit.bags.read.BagReader``
+(the mcap library for MCAP, so ROS 1-profile MCAP files, ours and others', read
+like any other bag) and deserialized by rosbags' ROS 1 / CDR codecs with each
+connection's own definition (``toolkit.bags.types``), while PNG encoding and
+file writes run on a small thread pool (OpenCV and file I/O release the GIL). Sampling (``every``) is decided from
 the bag timestamp before deserializing, so skipped messages cost nothing.
 """
 
@@ -21,6 +23,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from toolkit.bags import frames as fr
+from toolkit.bags.read import BagReader
+from toolkit.bags.types import UndecodableError, decode_bytes
 from toolkit.cpus import usable_cpus
 from toolkit.datasets.manifest import FRAMES_DIR, Calibration, Frame, Split
 from toolkit.errors import BagError, PitlaneError, UserError
@@ -162,7 +166,7 @@ def _camera_namespaces(topic: str) -> list[str]:
     return [str(p) for p in parts if str(p) != "/"]
 
 
-def _read_calibrations(reader: Any, image_topics: list[str]) -> dict[str, Calibration]:
+def _read_calibrations(reader: BagReader, image_topics: list[str]) -> dict[str, Calibration]:
     """First CameraInfo of each namespace an image topic belongs to."""
     wanted: dict[str, list[str]] = {}
     for topic in image_topics:
@@ -170,15 +174,18 @@ def _read_calibrations(reader: Any, image_topics: list[str]) -> dict[str, Calibr
             wanted.setdefault(f"{ns}/camera_info", []).append(topic)
     conns = [c for c in reader.connections if c.msgtype == fr.CAMERA_INFO and c.topic in wanted]
     found: dict[str, Calibration] = {}
-    if not conns:  # rosbags reads *every* connection when given an empty list
+    if not conns:
         return {}
-    for conn, _, raw in reader.messages(connections=conns):
-        if conn.topic in found:
+    for m in reader.messages(conns):
+        if m.topic in found:
             if len(found) == len({c.topic for c in conns}):
                 break
             continue
-        info = fr.camera_info_dict(reader.deserialize(raw, conn.msgtype))
-        found[conn.topic] = Calibration(topic=conn.topic, **info)
+        try:
+            info = fr.camera_info_dict(decode_bytes(m.connection, m.data))
+        except Exception:  # an undecodable CameraInfo costs the calibration, not the dataset
+            continue
+        found[m.topic] = Calibration(topic=m.topic, **info)
     result: dict[str, Calibration] = {}
     for topic in image_topics:
         for ns in _camera_namespaces(topic):  # nearest namespace wins
@@ -205,18 +212,20 @@ def _write_frame(
 
 
 def extract_bag(job: BagJob) -> BagResult:
-    """Extract every sampled frame of one bag into ``job.dataset_dir/frames``."""
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
+    """Extract every sampled frame of one bag into ``job.dataset_dir/frames``.
 
+    All messages of the frame topics are read (no time bounds: the whole bag, timestamp 0 included);
+    ``every`` samples by the bag timestamp, the same one slices select on.
+    """
     key = quick_key(job.bag)
     result = BagResult(bag=str(job.bag), md5="", split="train")
     frames_root = job.dataset_dir / FRAMES_DIR
     try:
-        # Older rosbag2 bags carry no message definitions: fall back to the standard ROS 2 types.
-        reader_cm = AnyReader([job.bag], default_typestore=get_typestore(Stores.LATEST))
+        reader_cm = BagReader(job.bag)
         reader = reader_cm.__enter__()
-    except Exception as exc:  # rosbags raises several unrelated types for unreadable input
+    except BagError:
+        raise
+    except Exception as exc:  # the storage libraries raise several unrelated types for unreadable input
         raise BagError(f"{job.bag}: cannot read bag ({exc})") from None
     hasher = ThreadPoolExecutor(max_workers=1)
     known = job.md5 or catalogued_md5(job.bag)
@@ -258,7 +267,8 @@ def extract_bag(job: BagJob) -> BagResult:
             )
 
         with ThreadPoolExecutor(max_workers=max(job.encode_threads, 1)) as pool:
-            for conn, t, raw in reader.messages(connections=conns) if conns else ():
+            for m in reader.messages(conns):
+                conn, t = m.connection, m.timestamp_ns
                 if job.windows and not any(a <= t <= b for a, b in job.windows):
                     continue
                 prev = last_kept.get(conn.topic)
@@ -266,7 +276,10 @@ def extract_bag(job: BagJob) -> BagResult:
                     continue
                 last_kept[conn.topic] = t
                 try:
-                    msg = reader.deserialize(raw, conn.msgtype)
+                    msg = decode_bytes(conn, m.data)
+                except UndecodableError as exc:  # no usable definition: every message of the topic says why
+                    result.skipped[(conn.topic, f"type cannot be decoded ({exc})")] += 1
+                    continue
                 except Exception:  # a truncated or foreign payload: count it, keep going
                     result.skipped[(conn.topic, "message does not deserialize")] += 1
                     continue

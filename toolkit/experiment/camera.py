@@ -72,20 +72,29 @@ def patches(image: np.ndarray, size: int, stride: int) -> np.ndarray:
 
 
 def extract_patches(bag: Path, size: int, stride: int) -> tuple[np.ndarray, list[str], dict[str, int]]:
-    """All image messages of a bag as patches with camera labels, in bag order; also frames per camera."""
-    from rosbags.highlevel import AnyReader
+    """All image messages of a bag as patches with camera labels, in bag order; also frames per camera.
+
+    Read like every frame extractor (``toolkit.bags.read.BagReader``: the mcap library for MCAP, so
+    ROS 1-profile MCAP slices work too; rosbags' codecs with each topic's own definition).
+    """
+    import heapq
+    from contextlib import ExitStack
+
+    from toolkit.bags.read import BagReader
+    from toolkit.bags.types import decode_bytes
 
     chunks: list[np.ndarray] = []
     labels: list[str] = []
     frames: dict[str, int] = {}
     paths = sorted(bag.iterdir()) if bag.is_dir() and not (bag / "metadata.yaml").exists() else [bag]
-    with AnyReader(paths) as reader:
-        connections = [c for c in reader.connections if c.msgtype in IMAGE_TYPES]
-        for connection, _time, raw in reader.messages(connections=connections):
-            msg = reader.deserialize(raw, connection.msgtype)
-            image = decode_raw(msg) if connection.msgtype.endswith("/Image") else decode_compressed(msg)
+    with ExitStack() as stack:
+        readers = [stack.enter_context(BagReader(path)) for path in paths]
+        streams = [r.messages([c for c in r.connections if c.msgtype in IMAGE_TYPES]) for r in readers]
+        for message in heapq.merge(*streams, key=lambda m: m.timestamp_ns):
+            msg = decode_bytes(message.connection, message.data)
+            image = decode_raw(msg) if message.msgtype.endswith("/Image") else decode_compressed(msg)
             tiles = patches(image, size, stride)
-            name = camera_name(connection.topic)
+            name = camera_name(message.topic)
             chunks.append(tiles)
             labels.extend([name] * len(tiles))
             frames[name] = frames.get(name, 0) + 1

@@ -90,7 +90,7 @@ def init_experiment(
         answers["datasets"] = datasets
     run_copy(str(source), str(target), data=answers, defaults=True, quiet=True, overwrite=False)
     compose(target)
-    _run(["git", "init", "-q"], target)
+    _run(["git", "init", "-q", "-b", "main"], target)  # the template's workflows run on pushes to main
     _run([sys.executable, "-m", "dvc", "init", "-q"], target)
     _run(["git", "add", "-A"], target)
     _run(["git", "commit", "-q", "-m", "pitlane init: experiment from template"], target)

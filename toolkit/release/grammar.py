@@ -88,7 +88,7 @@ def tag_to_name(value: str) -> str:
 
 def parse_tag(tag: str) -> ParsedTag | None:
     """The meaning of a tag name, or None when it is not a release tag."""
-    match = _TAG_RE.match(tag)
+    match = _TAG_RE.fullmatch(tag)
     if not match:
         return None
     name = tag_to_name(match["artifact"])
@@ -109,7 +109,7 @@ def parse_tag(tag: str) -> ParsedTag | None:
 
 
 def check_name(name: str) -> str:
-    if not _FULLNAME_RE.match(name):
+    if not _FULLNAME_RE.fullmatch(name):
         raise TagGrammarError(
             f"invalid package name {name!r}: use letters, digits, '-', '_', '/' "
             "(start and end with a letter or digit), optionally prefixed 'dir:'"
@@ -118,7 +118,7 @@ def check_name(name: str) -> str:
 
 
 def check_stage(stage: str) -> str:
-    if not _NAME_RE.match(stage):
+    if not _NAME_RE.fullmatch(stage):
         raise TagGrammarError(
             f"invalid channel {stage!r}: use letters, digits, '-', '_', '/' (start and end with a letter or digit)"
         )
@@ -127,12 +127,12 @@ def check_stage(stage: str) -> str:
 
 def normalize_version(version: str) -> str:
     """The version as written in the tag: bare semver gets GTO's ``v`` prefix."""
-    if not _VERSION_RE.match(version) or version in _RESERVED_VERSIONS or ".." in version:
+    if not _VERSION_RE.fullmatch(version) or version in _RESERVED_VERSIONS or ".." in version:
         raise TagGrammarError(
             f"invalid version {version!r}: use letters, digits, '.', '_', '+', '-' "
             "(start with a letter or digit; 'latest', 'deprecated' are reserved)"
         )
-    if _BARE_SEMVER_RE.match(version):
+    if _BARE_SEMVER_RE.fullmatch(version):
         return f"v{version}"
     return version
 

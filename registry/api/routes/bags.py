@@ -11,15 +11,46 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from registry.api.deps import CurrentPrincipal, SessionDep
+from registry.core.security import Action, Principal
+from registry.models import Project
+from registry.services.access import authorize_project
 from toolkit.data.api import DataRepo, SearchResult, Sidecar, search
 from toolkit.data.thumbnails import thumbnail_png
 from toolkit.data.timeline import DEFAULT_BUCKETS, Timeline, message_timeline
 from toolkit.errors import NotFoundError
 
-router = APIRouter(prefix="/bags", tags=["bags"])
-
 DATA_REPO_ENV = "PITLANE_DATA_REPO"
+
+
+def data_project(request: Request) -> str | None:
+    """The project the registry's data repo (and dataset repo) belongs to: app state, else PITLANE_DATA_PROJECT."""
+    state: Any = request.app.state
+    return getattr(state, "data_project", None) or getattr(getattr(state, "settings", None), "data_project", None)
+
+
+def authorize_data(request: Request, session: Session, principal: Principal, action: Action) -> None:
+    """Bags, datasets and the catalogue belong to a project: the same access layer as its packages.
+
+    With no data project configured only registry admins read them; everyone else is told nothing exists.
+    """
+    name = data_project(request)
+    project = session.execute(select(Project).where(Project.name == name)).scalar_one_or_none() if name else None
+    if project is None:
+        if principal.is_admin and principal.scope_allows(action):
+            return
+        raise NotFoundError("no data catalogue is visible to you on this registry")
+    authorize_project(principal, project, action)
+
+
+def require_data_read(request: Request, principal: CurrentPrincipal, session: SessionDep) -> None:
+    authorize_data(request, session, principal, Action.data_read)
+
+
+router = APIRouter(prefix="/bags", tags=["bags"], dependencies=[Depends(require_data_read)])
 
 
 def get_data_repo(request: Request) -> DataRepo:

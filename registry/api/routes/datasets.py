@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from registry.api.routes.bags import require_data_read
+from registry.web import safety
 from toolkit.datasets import manifest as mf
 from toolkit.datasets import versions as vs
 from toolkit.datasets.report import DatasetListing, DatasetStats, list_datasets, stats
@@ -26,9 +28,10 @@ DATASET_REPO_ENV = "PITLANE_DATASET_REPO"
 PAGE_SIZE = 48
 THUMB = 256
 
-router = APIRouter(prefix="/datasets", tags=["datasets"])
-pages = APIRouter(tags=["dataset pages"], include_in_schema=False)
+router = APIRouter(prefix="/datasets", tags=["datasets"], dependencies=[Depends(require_data_read)])
+pages = APIRouter(tags=["dataset pages"], include_in_schema=False, dependencies=[Depends(require_data_read)])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "web" / "templates"))
+safety.install(templates.env)
 
 
 def get_dataset_repo(request: Request) -> Path:

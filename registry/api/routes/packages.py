@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from registry.api.deps import CurrentPrincipal, SessionDep, get_database, principal_from_request
+from registry.core.policy import policy_of
 from registry.models import Package, PackageVersion
 from registry.schemas import (
     ChannelIn,
@@ -91,7 +92,14 @@ def list_packages(
     return [package_out(s) for s in svc.list_packages(session, principal, project=project, query=q)]
 
 
-@router.post("/projects/{project}/packages", response_model=PackageOut)
+@router.post(
+    "/projects/{project}/packages",
+    response_model=PackageOut,
+    responses={
+        200: {"description": "the package exists already"},
+        201: {"model": PackageOut, "description": "created"},
+    },
+)
 def create_package(
     project: str, body: PackageIn, principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> PackageOut:
@@ -129,8 +137,17 @@ def list_versions(project: str, name: str, principal: CurrentPrincipal, session:
     status_code=status.HTTP_201_CREATED,
 )
 def publish(
-    project: str, name: str, body: VersionIn, principal: CurrentPrincipal, session: SessionDep, response: Response
+    project: str,
+    name: str,
+    body: VersionIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> VersionOut:
+    policy = policy_of(request.app.state)
+    for f in body.files:
+        policy.check_storage(f.url, f"location of {f.path!r}")
     result = svc.publish_version(
         session,
         principal,
@@ -210,13 +227,13 @@ def remove_channel(project: str, name: str, channel: str, principal: CurrentPrin
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}},
 )
 def download(
-    project: str, name: str, version: str, path: str, principal: CurrentPrincipal, session: SessionDep
+    project: str, name: str, version: str, path: str, principal: CurrentPrincipal, session: SessionDep, request: Request
 ) -> StreamingResponse:
     pkg = svc.get_package(session, principal, project, name)
     v = svc.get_version(session, principal, pkg, version)
     match = next((f for f in v.files if f.path == path), None)
     if match is None:
         raise NotFoundError(f"file {path!r} not found in {name}@{version}")
-    stream = open_stream(match.url)
+    stream = open_stream(match.url, policy_of(request.app.state))
     headers = {"X-Pitlane-MD5": match.md5, "X-Pitlane-Size": str(match.size)}
     return StreamingResponse(stream, media_type="application/octet-stream", headers=headers)

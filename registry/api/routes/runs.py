@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from registry.api.deps import get_principal
 from registry.core.config import SESSION_COOKIE
 from registry.core.db import Database
+from registry.core.policy import policy_of
 from registry.core.security import Action, Principal, csrf_token
 from registry.executors import Executor, make_executor
 from registry.models import Project
@@ -164,7 +165,14 @@ def register_experiment(body: ExperimentIn, request: Request) -> ExperimentOut:
     actor = principal_of(request, db)
     with db.transaction() as session:
         exp = svc.register_experiment(
-            session, actor, body.project, body.name, body.repo_url, body.ref, body.description
+            session,
+            actor,
+            body.project,
+            body.name,
+            body.repo_url,
+            body.ref,
+            body.description,
+            policy_of(request.app.state),
         )
         project = session.get(Project, exp.project_id)
         assert project is not None
@@ -187,7 +195,9 @@ def start_run(project: str, name: str, body: RunIn, request: Request) -> RunOut:
     actor = principal_of(request, db)
     executor = executor_of(request)
     with db.transaction() as session:
-        run = svc.start_run(session, actor, executor, home_of(request), project, name, body.overrides)
+        run = svc.start_run(
+            session, actor, executor, home_of(request), project, name, body.overrides, policy_of(request.app.state)
+        )
         run_id = run.id
     return read_run(db, actor, run_id)
 
@@ -240,8 +250,12 @@ def release_run(run_id: int, body: ReleaseIn, request: Request) -> RunOut:
     tag = svc.release_workdir(workdir, body.package, body.version, body.channel, body.files)
     with db.transaction() as session:
         known = [r for r in remotes_for_url(session, [repo_url]) if r.project_id == view.project.id]
-        remote_id = known[0].id if known else register_remote(session, actor, project_name, repo_url).id
-    report = sync_remote(db, remote_id, home_of(request))
+        remote_id = (
+            known[0].id
+            if known
+            else register_remote(session, actor, project_name, repo_url, policy_of(request.app.state)).id
+        )
+    report = sync_remote(db, remote_id, home_of(request), policy_of(request.app.state))
     with db.transaction() as session:
         run = session.get(Run, run_id)
         assert run is not None

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from registry.api.deps import CurrentPrincipal, SessionDep
+from registry.core.policy import policy_of
 from registry.core.security import Action
 from registry.models_links import GitRemote
 from registry.schemas_links import RemoteIn, RemoteOut, SyncedTagOut, SyncReportOut
@@ -30,8 +31,12 @@ def remote_out(r: GitRemote, project: str) -> RemoteOut:
 
 
 @router.post("/projects/{project}/remotes", response_model=RemoteOut, status_code=status.HTTP_201_CREATED)
-def register_remote(project: str, body: RemoteIn, principal: CurrentPrincipal, session: SessionDep) -> RemoteOut:
-    return remote_out(remotes.register_remote(session, principal, project, body.url), project)
+def register_remote(
+    project: str, body: RemoteIn, principal: CurrentPrincipal, session: SessionDep, request: Request
+) -> RemoteOut:
+    return remote_out(
+        remotes.register_remote(session, principal, project, body.url, policy_of(request.app.state)), project
+    )
 
 
 @router.get("/projects/{project}/remotes", response_model=list[RemoteOut])
@@ -45,7 +50,7 @@ def sync(remote_id: RemoteId, request: Request, principal: CurrentPrincipal, ses
     remotes.get_remote(session, principal, remote_id, Action.packages_write)
     # Release this request's write transaction: the sync writes one transaction per tag itself.
     session.commit()
-    report = sync_remote(request.app.state.db, remote_id, request.app.state.settings.home)
+    report = sync_remote(request.app.state.db, remote_id, request.app.state.settings.home, policy_of(request.app.state))
     return SyncReportOut(**report.as_dict())
 
 

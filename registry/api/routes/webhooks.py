@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from registry.api.errors import error_response
+from registry.core.policy import policy_of
 from registry.schemas_links import SyncReportOut, WebhookOut
 from registry.services.remotes import remotes_for_url
 from registry.sync import sync_remote
@@ -33,7 +34,7 @@ def signature(secret: str, body: bytes) -> str:
 def verify_signature(secret: str | None, body: bytes, header: str | None) -> bool:
     if not secret or not header:
         return False
-    return hmac.compare_digest(signature(secret, body), header.strip())
+    return hmac.compare_digest(signature(secret, body).encode(), header.strip().encode())  # bytes: any header
 
 
 def _urls(payload: dict[str, Any]) -> list[str]:
@@ -68,7 +69,9 @@ async def github(request: Request) -> Any:
     reports = []
     for remote_id in ids:
         try:
-            report = await run_in_threadpool(sync_remote, db, remote_id, request.app.state.settings.home)
+            report = await run_in_threadpool(
+                sync_remote, db, remote_id, request.app.state.settings.home, policy_of(request.app.state)
+            )
         except PitlaneError as exc:
             reports.append(
                 SyncReportOut(
