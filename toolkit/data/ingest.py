@@ -21,10 +21,13 @@ from toolkit import faults
 from toolkit.bags.summary import BagSummary
 from toolkit.config import get_settings
 from toolkit.cpus import usable_cpus
+from toolkit.data.derive import attach
 from toolkit.data.discover import find_bags
+from toolkit.data.events import EventsConfig, load_config
 from toolkit.data.journal import Run, disk_error, dvc_cache_partials, repo_run
 from toolkit.data.repo import BAGS_DIR, DataRepo
 from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
+from toolkit.data.signalfile import signals_path
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError, PitlaneError, UserError
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, path just finished)
@@ -220,7 +223,13 @@ def _sweep_dvc_tmp(repo: DataRepo) -> None:
 def _git_paths_for(bag: Path) -> list[Path]:
     # The slice lineage and the user's own `<bag>.pitlane.yaml` tags travel with the bag when present.
     extras = [bag.parent / (bag.name + s) for s in (".lineage.json", ".pitlane.yaml")]
-    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore", *extras]
+    return [
+        sidecar_path(bag),
+        signals_path(bag),
+        bag.parent / (bag.name + ".dvc"),
+        bag.parent / ".gitignore",
+        *extras,
+    ]
 
 
 def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
@@ -249,12 +258,14 @@ def add_bags(
     workers: int = 0,
     progress: ProgressFn | None = None,
     lineage: dict[str, dict[str, object]] | None = None,
+    signals: bool = True,
+    events_config: EventsConfig | None = None,
 ) -> AddReport:
     """Ingest bags: (stage) -> index -> dedupe by content -> (move in) -> one `dvc add` -> sidecars -> one commit
     -> catalog. Each change is journaled first, so a failure or a kill leaves nothing half-added."""
     user_tags = validate_tags(tags or {})
     with repo_run(repo) as run:
-        return _add_in_run(repo, run, paths, copy, user_tags, workers, progress, lineage)
+        return _add_in_run(repo, run, paths, copy, user_tags, workers, progress, lineage, signals, events_config)
 
 
 def _add_in_run(
@@ -266,6 +277,8 @@ def _add_in_run(
     workers: int,
     progress: ProgressFn | None,
     lineage: dict[str, dict[str, object]] | None,
+    signals: bool = True,
+    events_config: EventsConfig | None = None,
 ) -> AddReport:
     report = AddReport()
     candidates: list[Path] = []
@@ -349,7 +362,12 @@ def _add_in_run(
             except OSError as exc:
                 raise disk_error(exc, f"{sc.path}: cannot move into {BAGS_DIR}/") from None
             faults.point("add.moved")
+    if signals and to_add:
+        cfg = events_config or load_config(repo.root)
+        to_add = [(here, bag, attach(repo, bag, sc, cfg)) for here, bag, sc in to_add]
     failed_dvc = _dvc_add(repo, [bag for _, bag, _ in to_add])
+    for bag in failed_dvc:
+        signals_path(bag).unlink(missing_ok=True)
     ok = [(bag, sc) for _, bag, sc in to_add if bag not in failed_dvc]
     report.failed.extend((repo.rel(bag), reason) for bag, reason in failed_dvc.items())
     if not ok:
@@ -408,6 +426,7 @@ def _remove_in_run(repo: DataRepo, refs: Sequence[str], keep_file: bool) -> list
     for sc in sidecars:
         bag = repo.abs_path(sc.path)
         sidecar_path(bag).unlink(missing_ok=True)
+        signals_path(bag).unlink(missing_ok=True)
         paths.extend(_git_paths_for(bag))
     names = ", ".join(sc.path for sc in sidecars)
     commit_paths(repo, paths, f"data: remove {names}")

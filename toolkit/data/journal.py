@@ -236,12 +236,13 @@ def undo(repo: RepoLike, entries: list[dict[str, object]]) -> list[str]:
         rel = str(e["path"])
         bag = root / rel
         sc = sidecar_path(bag)
-        for p in (sc, sc.with_name(sc.name + ".tmp")):
+        signals = bag.parent / (bag.name + ".signals.parquet")  # derived series, written with the sidecar
+        for p in (sc, sc.with_name(sc.name + ".tmp"), signals):
             p.unlink(missing_ok=True)
         dvc_file = bag.parent / (bag.name + ".dvc")
         if dvc_file.exists():
             dvc_files.append(f"{rel}.dvc")
-        git_paths += [sidecars[rel], f"{rel}.dvc", f"{rel}.lineage.json"]
+        git_paths += [sidecars[rel], f"{rel}.dvc", f"{rel}.lineage.json", f"{rel}.signals.parquet"]
     for f in dvc_files:
         # What `dvc remove` does, without its second of start-up: the .dvc file and its .gitignore line go.
         (root / f).unlink(missing_ok=True)

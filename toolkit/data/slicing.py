@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import faults
+from toolkit.bags.timebounds import parse_time_bound
+from toolkit.data.eventhits import EventHit
 from toolkit.data.ingest import add_bags, resolve_bag
 from toolkit.data.journal import Run, disk_error, repo_run
 from toolkit.data.repo import DataRepo
@@ -37,8 +39,8 @@ def slice_catalogued(
     ref: str,
     out: Path,
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: str | int | None = None,
+    end: str | int | None = None,
     topics: list[str] | None = None,
     fmt: str | None = None,
     split_bytes: int | None = None,
@@ -56,8 +58,8 @@ def _slice_in_run(
     run: Run,
     ref: str,
     out: Path,
-    start: str | None,
-    end: str | None,
+    start: str | int | None,
+    end: str | int | None,
     topics: list[str] | None,
     fmt: str | None,
     split_bytes: int | None,
@@ -139,18 +141,39 @@ def slice_search(
     fmt: str | None = None,
     limit: int = 1000,
     split_bytes: int | None = None,
+    pad: str | None = None,
 ) -> list[Sidecar]:
-    """Slice every bag the query matches into `out_dir` (one slice per bag, named after its source)."""
-    results = search(repo.catalog, query, limit=limit).results
+    """Slice every bag the query matches into `out_dir` (one slice per bag, named after its source).
+
+    When the query has event or speed terms, each matched time range (widened by `pad` on both
+    sides, clamped to the bag; overlapping ranges of one bag merged) becomes its own slice,
+    `<bag>.<kind>-<n>.slice<ext>`, and `start`/`end` are not used.
+    """
+    results = search(repo.catalog, query, limit=limit, root=repo.root).results
     if not results:
         raise NotFoundError(f"no bag matches {query!r}")
     out_dir = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
     repo.rel(out_dir)
     made: list[Sidecar] = []
+    by_event = any(r.events for r in results)
+    if pad is not None and not by_event:
+        raise DataRepoError("--pad needs a query with event or speed terms (e.g. 'event:hard_brake')")
+    pad_ns = parse_time_bound("+" + pad.strip().lstrip("+"), 0) if pad else 0
     for r in results:
         src = Path(r.path)
         target_fmt = fmt or r.format
         stem = src.name.removesuffix(src.suffix) if src.suffix in {".bag", ".mcap", ".db3"} else src.name
+        if by_event:
+            sc = repo.catalog.get(r.id)
+            lo, hi = (sc.summary.start_ns, sc.summary.end_ns) if sc is not None else (None, None)
+            for n, (kind, a, b) in enumerate(event_windows(r.events, pad_ns, lo, hi), 1):
+                name = f"{stem}.{kind}-{n:03d}.slice{_EXT.get(target_fmt, '')}"
+                made.append(
+                    slice_catalogued(
+                        repo, r.id, out_dir / name, start=a, end=b, topics=topics, fmt=fmt, split_bytes=split_bytes
+                    )
+                )
+            continue
         made.append(
             slice_catalogued(
                 repo,
@@ -164,6 +187,22 @@ def slice_search(
             )
         )
     return made
+
+
+def event_windows(hits: list[EventHit], pad_ns: int, lo: int | None, hi: int | None) -> list[tuple[str, int, int]]:
+    """(kind of the first event, start, end) per window: events widened by `pad_ns`, clamped, overlaps merged."""
+    out: list[tuple[str, int, int]] = []
+    for h in sorted(hits, key=lambda h: (h.start_ns, h.end_ns)):
+        a, b = h.start_ns - pad_ns, h.end_ns + pad_ns
+        if lo is not None:
+            a = max(a, lo)
+        if hi is not None:
+            b = min(b, hi)
+        if out and a <= out[-1][2]:
+            out[-1] = (out[-1][0], out[-1][1], max(out[-1][2], b))
+        else:
+            out.append((h.kind, a, b))
+    return out
 
 
 def _cleanup_dir(out: Path, made_dir: bool) -> None:
