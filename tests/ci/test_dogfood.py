@@ -164,6 +164,9 @@ def test_an_experiment_repo_installs_pitlane_from_its_pinned_git_source(dogfood:
         str(runner / "bin" / "python"),
         "--env",
         "PYTHONPATH=",
+        # The unprivileged user has no podman storage of its own: the stages run on the runner (host runtime).
+        "--env",
+        "PITLANE_CONTAINER_ENGINE=none",
         cwd=exp,
     )
     assert ran.returncode == 0, f"{ran.stderr[-3000:]}\n{ran.stdout[-2000:]}"
