@@ -65,6 +65,6 @@ def event_counts(catalog: Catalog, query: str, by: str = "vehicle") -> list[Flee
     out = []
     for g, kind, n, n_bags, total_ns in rows:
         group = datetime.fromtimestamp(int(g) * 86_400, tz=UTC).date().isoformat() if by == "day" else str(g)
-        hours = round(float(total_ns or 0) / 3.6e12, 4)
+        hours = round(float(0 if total_ns is None else total_ns) / 3.6e12, 4)  # SUM over no rows is NULL
         out.append(FleetCount(group=group, kind=kind, events=int(n), bags=int(n_bags), hours=hours))
     return sorted(out, key=lambda c: (-c.events, c.group, c.kind))
