@@ -59,6 +59,7 @@ from toolkit.errors import (
     RegistryError,
     UserError,
 )
+from toolkit.release.manifest import file_digests
 
 CREDENTIALS = "credentials"
 EMBEDDED_BASE = "http://pitlane.embedded"
@@ -421,8 +422,10 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
 
     # --- pull -----------------------------------------------------------
     def pull(self, ref: str, out_dir: Path) -> VersionOut:
-        """Download every file of a version into ``out_dir``, verifying each md5; all or nothing."""
+        """Download every file of a version into ``out_dir``, verifying each md5 and, where the
+        manifest records one, its sha256; all or nothing."""
         version = self.resolve(ref)
+        sha256s = file_digests(version.manifest)
         paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -434,6 +437,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 md5 = hashlib.md5(usedforsecurity=False)
+                sha = hashlib.sha256()
                 size = 0
                 with (
                     self.stream_file(version.project, version.package, version.version, f.path) as resp,
@@ -441,12 +445,19 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 ):
                     for chunk in resp.iter_bytes(1024 * 1024):
                         md5.update(chunk)
+                        sha.update(chunk)
                         size += len(chunk)
                         fh.write(chunk)
                 if md5.hexdigest() != f.md5 or size != f.size:
                     raise IntegrityError(
                         f"{f.path}: downloaded bytes do not match the registry (md5 {md5.hexdigest()} != {f.md5}, "
                         f"size {size} vs {f.size}); nothing was written to {out_dir}"
+                    )
+                want = sha256s.get(f.path)
+                if want is not None and sha.hexdigest() != want:
+                    raise IntegrityError(
+                        f"{f.path}: sha256 {sha.hexdigest()} differs from the release manifest's {want}; "
+                        f"nothing was written to {out_dir}"
                     )
             if out_dir.exists():
                 out_dir.rmdir()
