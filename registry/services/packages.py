@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from registry.core.security import Action, Principal, Role
 from registry.models import Channel, Package, PackageFile, PackageVersion, Project, utcnow
 from registry.schemas import FileOut, VersionOut
+from registry.services import signatures
 from registry.services.access import (
     authorize_package,
     authorize_project,
@@ -413,6 +414,7 @@ def set_channel(session: Session, actor: Principal, package: Package, channel: s
     target = get_version(session, actor, package, version)
     if target.deprecated_at is not None:
         raise UserError(f"{package.name}@{version} is deprecated and cannot be assigned to a channel")
+    signatures.check_channel(session, package.project, channel, f"{package.name}@{version}", target.manifest or {})
     row = session.execute(
         select(Channel).where(Channel.package_id == package.id, Channel.name == channel)
     ).scalar_one_or_none()
