@@ -425,6 +425,11 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         """Download every file of a version into ``out_dir``, verifying each md5 and, where the
         manifest records one, its sha256; all or nothing."""
         version = self.resolve(ref)
+        if version.signature is not None and version.signature.status == "invalid":
+            # The sha256s below come from the manifest: a manifest whose signature fails names nothing trustworthy.
+            raise IntegrityError(
+                f"{ref}: release signature is invalid ({version.signature.reason}); nothing was pulled"
+            )
         sha256s = file_digests(version.manifest)
         paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)

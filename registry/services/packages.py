@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.security import Action, Principal, Role
 from registry.models import Channel, Package, PackageFile, PackageVersion, Project, utcnow
-from registry.schemas import FileOut, VersionOut
+from registry.schemas import FileOut, SignatureOut, VersionOut
 from registry.services import signatures
 from registry.services.access import (
     authorize_package,
@@ -612,4 +612,13 @@ def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
         deprecated_by=head[9],
         deprecation_reason=head[10],
         files=[FileOut(path=x[15], md5=x[16], size=x[17], url=x[18]) for x in rows if x[15] is not None],
+        signature=_signature(session, head[13], head[5] or {}),
     )
+
+
+def _signature(session: Session, project_id: int, manifest: dict[str, Any]) -> SignatureOut:
+    # Unsigned manifests skip the trust-root query: resolve is the hot path.
+    if not manifest.get("signature"):
+        return SignatureOut(status="unsigned")
+    v = signatures.verdict(session, project_id, manifest)
+    return SignatureOut(status=v.status, signer=v.signer, reason=v.reason)

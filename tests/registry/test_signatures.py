@@ -70,6 +70,9 @@ def test_signed_versions_verify_and_only_verified_ones_enter_production(exp: Exp
         assert status("v1.0.0")["status"] == "verified" and status("v1.0.0")["signer"] == keyid
         assert status("v1.0.1")["status"] == "unsigned"
         assert status("v1.0.2")["status"] == "invalid"
+        with pytest.raises(IntegrityError, match="signature is invalid"):
+            client.pull("perception/detector@v1.0.2", tmp_path / "forged")
+        assert not (tmp_path / "forged").exists()
 
         for bad in ("v1.0.1", "v1.0.2"):
             with pytest.raises(ConflictError, match="accepts only verified versions"):
@@ -128,10 +131,12 @@ def test_pull_refuses_a_model_file_with_one_flipped_byte(exp: Experiment, tmp_pa
         access.create_project(s, ADMIN, "perception")
         rid = register_remote(s, ADMIN, "perception", str(exp.remote)).id
     key = tmp_path / "ci.pem"
-    create_key(key)
+    _, pem = create_key(key)
     release("detector", "1.0.0", repo=exp.path, signing_key=key)
     assert sync_remote(db, rid, tmp_path / "home").errors == []
     with RegistryClient(app=app, token=token) as client:
+        client.request("POST", f"{PROJ}/trust-roots", json={"public_key": pem})
+        assert client.resolve("perception/detector@v1.0.0").signature is not None
         client.pull("perception/detector@v1.0.0", tmp_path / "good")
         assert (tmp_path / "good" / "models" / "model.pt").read_bytes() == (exp.path / "models/model.pt").read_bytes()
         model = next(f for f in client.resolve("perception/detector@v1.0.0").files if f.path == "models/model.pt")
