@@ -86,8 +86,9 @@ def build_repo(base: Path, tasks: int, env: dict[str, str]) -> Path:
     dvc_yaml = repo / "dvc.yaml"
     text = dvc_yaml.read_text()
     text = text.replace("cmd: python src/build.py", "cmd: sh fake_stage.sh build")
-    text = text.replace("cmd: python src/process.py ${key}", "cmd: sh fake_stage.sh process ${key}")
-    text = text.replace("cmd: python src/train.py", "cmd: sh fake_stage.sh train")
+    stage = "cmd: python -m toolkit.experiment.stage"
+    text = text.replace(f"{stage} process ${{key}}", "cmd: sh fake_stage.sh process ${key}")
+    text = text.replace(f"{stage} train", "cmd: sh fake_stage.sh train")
     dvc_yaml.write_text(text)
     subprocess.run(["git", "add", "fake_stage.sh"], cwd=repo, env=env, check=True)
     subprocess.run(["git", "commit", "-qam", "bench: cheap stage bodies"], cwd=repo, env=env, check=True)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the tests drive for real: chromium (Playwright), postgresql (initdb/pg_ctl), git.
+# Debian packages the tests drive for real: chromium (Playwright), postgresql (initdb/pg_ctl), git, and the
+# experiment containers: podman + runc (the build stage builds images, process and train run in them), mmdebstrap
+# (scripts/base-image.sh builds the Debian base image) and docker-registry (a local OCI registry for push tests).
 # The same script serves the development machines (root on Debian bookworm), CI (GitHub Actions jobs run in a
 # Debian bookworm container, root inside: see docs/cicd.md) and a developer's own Debian/Ubuntu machine, where it
 # asks sudo for the install when not root.
@@ -8,6 +10,11 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v git >/dev/null 2>&1 || need+=(git)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+# crun (podman's default runtime) refuses hybrid cgroup hierarchies; Pitlane runs podman with runc when present.
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 as_root=()

@@ -14,12 +14,12 @@ one-line message: 401/403 -> permission denied (exit 4), 404 -> not found
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -48,6 +48,7 @@ from registry.schemas import (
     UserOut,
     VersionOut,
 )
+from toolkit import faults
 from toolkit.config import Settings, get_settings
 from toolkit.errors import (
     AuthenticationError,
@@ -59,6 +60,7 @@ from toolkit.errors import (
     RegistryError,
     UserError,
 )
+from toolkit.partials import remove_stale_partials, work_path
 from toolkit.release.manifest import file_digests
 
 CREDENTIALS = "credentials"
@@ -434,9 +436,14 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
         paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            if _holds_version(out_dir, version):
+                return version  # a rerun after a finished pull (or one killed after its rename)
             raise UserError(f"{out_dir} exists and is not an empty directory")
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        remove_stale_partials(out_dir)  # what killed pulls into the same place left
+        staging = work_path(out_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         try:
             for f, rel in zip(version.files, paths, strict=True):
                 target = staging / rel
@@ -453,6 +460,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                         sha.update(chunk)
                         size += len(chunk)
                         fh.write(chunk)
+                faults.point("pull.file")
                 if md5.hexdigest() != f.md5 or size != f.size:
                     raise IntegrityError(
                         f"{f.path}: downloaded bytes do not match the registry (md5 {md5.hexdigest()} != {f.md5}, "
@@ -467,6 +475,13 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
             if out_dir.exists():
                 out_dir.rmdir()
             os.replace(staging, out_dir)
+            faults.point("pull.done")
+        except OSError as exc:  # a full or read-only disk: one line, nothing partial
+            shutil.rmtree(staging, ignore_errors=True)
+            reason = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system"}.get(
+                exc.errno or 0, exc.strerror or str(exc)
+            )
+            raise UserError(f"pull {ref} into {out_dir}: {reason}; nothing was written") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -486,6 +501,26 @@ def safe_relpath(path: str) -> str:
     ):
         raise IntegrityError(f"the registry sent an unsafe file path {path!r}: refusing to write it")
     return path
+
+
+def _holds_version(out_dir: Path, version: VersionOut) -> bool:
+    """Whether `out_dir` holds exactly the files of `version`, byte for byte (md5 and size)."""
+    if not out_dir.is_dir():
+        return False
+    present = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+    if present != sorted(f.path for f in version.files):
+        return False
+    for f in version.files:
+        target = out_dir / f.path
+        if target.stat().st_size != f.size:
+            return False
+        md5 = hashlib.md5(usedforsecurity=False)
+        with target.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                md5.update(chunk)
+        if md5.hexdigest() != f.md5:
+            return False
+    return True
 
 
 def connect(settings: Settings | None = None) -> RegistryClient:

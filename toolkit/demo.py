@@ -141,6 +141,22 @@ def data_search(demo: Demo) -> Path:
         cwd=data,
     )
     demo.pitlane("data", "lineage", "slices/spot_cams.bag", cwd=data)
+    # Issue 18: the minutes, not only the bags: events derived at ingest, searched and sliced.
+    demo.pitlane("data", "search", "event:stop vehicle:odaiba-3", cwd=data)
+    demo.pitlane(
+        "data",
+        "slice",
+        "--from-search",
+        "event:stop path:bags/sensors/*",
+        "--pad",
+        "2s",
+        "--topics",
+        "/imu/data",
+        "-o",
+        "slices/stops",
+        cwd=data,
+    )
+    demo.pitlane("data", "fleet", "--by", "vehicle", cwd=data)
     demo.pitlane("data", "push", cwd=data)
     return data
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from registry.api.deps import CurrentPrincipal
 from registry.api.routes.bags import DataRepoDep, bag_file, catalogued, require_data_read, thumbnail_response
 from registry.web.pages import render
+from registry.web.signal_plot import health_rows, signal_plot
 from toolkit.bags.summary import BagSummary
 from toolkit.data.search import SearchResponse, search
 from toolkit.data.thumbnails import IMAGE_TYPES
@@ -73,7 +74,7 @@ def search_page(
     error: str | None = None
     resp = SearchResponse(query=q)
     try:
-        resp = search(repo.catalog, q, limit=limit)
+        resp = search(repo.catalog, q, limit=limit, root=repo.root)
     except QueryError as exc:
         error = str(exc)
     context = {"section": "data", "q": q, "resp": resp, "error": error}
@@ -106,6 +107,8 @@ def bag_page(request: Request, repo: DataRepoDep, principal: CurrentPrincipal, b
         "track_w": TRACK_W,
         "track_h": TRACK_H,
         "missing": missing,
+        "signals": signal_plot(sc, repo.root),
+        "health": health_rows(sc),
     }
     return render(request, "data_bag.html", context, principal=principal)
 

@@ -123,6 +123,7 @@ def test_slice_is_dvc_tracked_with_lineage(repo: Path) -> None:
         "slices/turtle1 pose.mcap.dvc",
         "slices/turtle1 pose.mcap.lineage.json",
         "slices/turtle1 pose.mcap.pitlane.json",
+        "slices/turtle1 pose.mcap.signals.parquet",  # /turtle1/cmd_vel (Twist) gives a speed series
     ]
     out, _ = pitlane("data", "search", "--json", "-C", str(repo), "format:mcap", "topic:/turtle1/pose")
     [hit] = json.loads(out)

@@ -6,6 +6,7 @@ each is done once per session and tests work on copies.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BAGS
+from toolkit.experiment import container
 
 VENV_BIN = Path(sys.executable).parent
 PITLANE = str(VENV_BIN / "pitlane")
@@ -72,11 +74,50 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("HOME", str(home))
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         mp.setenv("DVC_NO_ANALYTICS", "1")
+        mp.setenv("XDG_CACHE_HOME", str(USER_CACHE))
         yield home
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The user's cache (wheelhouse, pitlane wheels) outlives the session's temporary HOME: a session reuses them.
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def container_engine() -> container.Engine | None:
+    return container.detect()
+
+
+@functools.cache
+def ensure_base_image() -> str | None:
+    """The Debian base image (scripts/base-image.sh, cached by its package list) where podman is installed.
+
+    Without podman the pipeline tests run their stages on the host; the container tests fail (``podman`` fixture).
+    """
+    if container_engine() is None:
+        return None
+    done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "base-image.sh")], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"scripts/base-image.sh failed:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def base_image() -> str | None:
+    return ensure_base_image()
+
+
+@pytest.fixture(scope="session")
+def podman(base_image: str | None) -> container.Engine:
+    """The container tests need podman (and the base image): fail, never skip, naming what to install."""
+    engine = container_engine()
+    if engine is None or engine.name != "podman" or base_image is None:
+        pytest.fail(f"container tests need podman: {container.INSTALL_HINT}", pytrace=False)
+    return engine
 
 
 @pytest.fixture(scope="session")
 def rendered_repo(tmp_path_factory: pytest.TempPathFactory, _session_home: Path) -> Path:
+    ensure_base_image()  # where podman is, the build stage of every run builds FROM it
     from toolkit.experiment.scaffold import init_experiment
 
     repo = tmp_path_factory.mktemp("rendered") / "exp"
@@ -92,7 +133,9 @@ def rendered_repo(tmp_path_factory: pytest.TempPathFactory, _session_home: Path)
 def trained_repo(tmp_path_factory: pytest.TempPathFactory, rendered_repo: Path) -> Path:
     repo = tmp_path_factory.mktemp("trained") / "exp"
     shutil.copytree(rendered_repo, repo, symlinks=True)
-    run_cli(repo, "run")
+    done = run_cli(repo, "run")
+    # Kept next to the repo (not in it): the container tests read where the first run's stages ran.
+    (repo.parent / "first-run.log").write_text(done.stdout + done.stderr)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "test: first run")
     return repo

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.experiment.conftest import COMPRESSED, RAW, VENV_BIN, dvc, git, run_cli, set_yaml_value, tool_env
+from toolkit.experiment import container
 
 
 def _weights(repo: Path) -> dict[str, torch.Tensor]:
@@ -39,7 +40,7 @@ def test_first_run_writes_run_record(trained_repo: Path) -> None:
     assert record["environment"]["fingerprint"] == env["fingerprint"]
     lock = hashlib.sha256((trained_repo / "requirements.lock").read_bytes()).hexdigest()
     assert record["environment"]["lock_sha256"] == env["lock_sha256"] == lock
-    assert env["docker"]["status"] in {"unavailable", "built"}
+    assert env["image"]["status"] in {"unavailable", "built"}  # "built": test_container.py
     assert record["seed"] == 7 and record["training"]["global_step"] == record["params"]["trainer"]["max_steps"]
     assert set(record["metrics"]) >= {"train_loss", "val_loss", "val_acc"}
     assert record["versions"]["torch"] == torch.__version__
@@ -101,7 +102,13 @@ def test_resume_after_sigkill_gives_the_same_weights(trained_copy: Path) -> None
     run_cli(trained_copy, "compose")
     checkpoints = trained_copy / "checkpoints"
     shutil.rmtree(checkpoints)
-    # Train in a process group and SIGKILL all of it (dvc and the stage) as soon as a checkpoint lands.
+    # Train in a process group and SIGKILL all of it (dvc and the stage) as soon as a checkpoint lands; where the
+    # stage runs in a container, SIGKILL its processes first (the container outlives a killed podman client).
+    engine = container.detect()
+    in_container = (
+        engine is not None
+        and json.loads((trained_copy / "build" / "env.json").read_text())["image"]["status"] == "built"
+    )
     proc = subprocess.Popen(
         [str(VENV_BIN / "dvc"), "repro", "--single-item", "train"],
         cwd=trained_copy,
@@ -117,14 +124,19 @@ def test_resume_after_sigkill_gives_the_same_weights(trained_copy: Path) -> None
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.05)
     finally:
+        if in_container:
+            assert engine is not None
+            name = container.container_name(trained_copy, "train")
+            subprocess.run(engine.command("kill", "--signal", "KILL", name), capture_output=True)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     saved = sorted(p.name for p in checkpoints.glob("*/*.ckpt"))
     assert saved and "step-000024.ckpt" not in saved, f"killed too late: {saved}"
     assert not (trained_copy / "models" / "model.pt").exists()  # dvc removed the outputs before training
 
-    out = run_cli(trained_copy, "run", "--resume").stdout
-    assert "Running stage 'train'" in out and "resume: from " in out
+    done = run_cli(trained_copy, "run", "--resume")
+    assert "Running stage 'train'" in done.stdout and "resume: from " in done.stdout
+    assert ("train: in container" in done.stderr) == in_container
     record = json.loads((trained_copy / "run.json").read_text())
     assert record["training"]["resumed_from"].endswith(".ckpt")
     assert record["training"]["global_step"] == 24
@@ -132,7 +144,9 @@ def test_resume_after_sigkill_gives_the_same_weights(trained_copy: Path) -> None
 
     # The same config uninterrupted, from scratch (no PITLANE_RESUME: old checkpoints are cleared first).
     dvc(trained_copy, "repro", "--force", "--single-item", "train")
-    assert json.loads((trained_copy / "run.json").read_text())["training"]["resumed_from"] is None
+    rerun = json.loads((trained_copy / "run.json").read_text())
+    assert rerun["training"]["resumed_from"] is None
+    assert rerun["runtime"]["where"] == ("container" if in_container else "host")
     _assert_same_weights(resumed, _weights(trained_copy))
 
 

@@ -96,6 +96,35 @@ def test_bag_page_topics_timeline_and_gnss_track(page: Any, base_url: str, data_
     assert box is not None and box["width"] > 50 and box["height"] > 50
 
 
+def test_bag_page_plots_derived_signals_with_event_bands(page: Any, base_url: str, data_repo: DataRepo) -> None:
+    sc = data_repo.catalog.get(ids(data_repo)["bags/husky_gps_imu.bag"])
+    assert sc is not None and sc.signals is not None
+    page.goto(f"{base_url}/data/bags/{sc.id}")
+    assert page.locator("#signals .signal-panel").count() == 3  # speed, acceleration, yaw rate
+    assert page.locator("#signals polyline.signal-line").count() >= 3
+    stops = [e for e in sc.events if e.kind == "stop"]
+    bands = page.locator("#signals rect.event-band[data-kind=stop]")
+    assert stops and bands.count() == len(stops)
+    box = bands.first.bounding_box()
+    assert box is not None and box["width"] >= 1 and box["height"] > 100
+    assert "/husky_velocity_controller/odom" in page.locator("#signal-sources").inner_text()
+    # The strict CSP allows no inline styles or scripts: the plot uses presentation attributes only.
+    assert page.locator("#signals [style]").count() == 0 and page.locator("script").count() == 0
+    health = [e for e in sc.events if e.topic]
+    assert page.locator("#health tbody tr").count() == len(health)
+
+
+def test_search_page_lists_the_matched_minutes(page: Any, base_url: str, data_repo: DataRepo) -> None:
+    page.goto(f"{base_url}/data?q=event:stop")
+    sc = data_repo.catalog.get(ids(data_repo)["bags/husky_gps_imu.bag"])
+    assert sc is not None
+    hits = page.locator(f"#results tr.event-hits[data-id='{sc.id}'] .event-hit")
+    stops = [e for e in sc.events if e.kind == "stop"]
+    assert hits.count() == len(stops)
+    first = (stops[0].start_ns - (sc.summary.start_ns or 0)) / 1e9
+    assert hits.first.inner_text().startswith(f"stop +{first:.1f}")
+
+
 @pytest.mark.parametrize("bag", ["bags/spot_cameras_compressed.bag", "bags/spot_cameras_raw.bag"])
 def test_camera_thumbnails_load(page: Any, base_url: str, data_repo: DataRepo, bag: str) -> None:
     page.goto(f"{base_url}/data/bags/{ids(data_repo)[bag]}")

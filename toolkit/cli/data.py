@@ -48,7 +48,11 @@ def init_cmd(
 @data_app.command("add")
 def add_cmd(
     paths: list[Path] = typer.Argument(..., help="Bag files, rosbag2 directories, or directories to search for bags."),
-    copy: bool = typer.Option(False, "--copy", help="Copy bags from outside the repo into its bags/ directory."),
+    copy: bool = typer.Option(
+        False,
+        "--copy",
+        help="Copy bags from outside the repo into its bags/ directory (staged: only accepted bags arrive there).",
+    ),
     tag: list[str] = typer.Option([], "--tag", "-t", help="key=value tag for every added bag (repeatable)."),
     workers: int = typer.Option(0, "--workers", "-j", help="Index workers (0 = CPU count)."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -139,10 +143,42 @@ def pull_cmd(
 
 
 @data_app.command("reindex")
-def reindex_cmd(repo_path: Path | None = REPO_OPT) -> None:
+def reindex_cmd(
+    events: bool = typer.Option(
+        False, "--events", help="Recompute derived signals and events with the thresholds in pitlane.events.yaml."
+    ),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
     """Rebuild the catalog from the sidecars."""
+    if events:
+        from toolkit.data.derive import reindex_events
+
+        rep = reindex_events(_repo(repo_path))
+        info(f"events recomputed: {rep.from_bags} bag(s) read, {rep.from_series} from their signal series")
+        return
     n = _api().reindex(_repo(repo_path))
     info(f"catalog rebuilt: {n} bags")
+
+
+@data_app.command("fsck")
+def fsck_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Remove what it finds (undoing the killed runs' uncommitted work)."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was found and fixed as JSON."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """List leftovers of killed runs (staging, locks, unfinished slices, stale catalog); --fix removes them."""
+    report = _api().fsck(_repo(repo_path), fix=fix)
+    if json_out:
+        print_json({"found": report.found, "fixed": report.fixed})
+    else:
+        for line in report.found:
+            info(f"found: {line}")
+        for line in report.fixed:
+            info(f"fixed: {line}")
+        if not report.found:
+            info("clean: nothing left by killed runs")
+    if report.found and not fix:
+        raise typer.Exit(1)
 
 
 @data_app.command("search")
@@ -154,9 +190,27 @@ def search_cmd(
 ) -> None:
     """Search the catalog (see docs/data-search.md for the language)."""
     text = " ".join(query or [])
-    resp = _api().search(_repo(repo_path).catalog, text, limit=limit)
+    repo = _repo(repo_path)
+    resp = _api().search(repo.catalog, text, limit=limit, root=repo.root)
     if json_out:
         print_json(resp.results)
+    elif any(r.events for r in resp.results):
+        print_table(
+            None,
+            ["path", "event", "topic", "from", "to", "value"],
+            [
+                (
+                    r.path,
+                    h.kind + (f" {h.detail}" if h.detail else ""),
+                    h.topic or "-",
+                    f"+{h.offset_s:.1f}s",
+                    f"+{h.offset_s + h.duration_s:.1f}s",
+                    f"{h.value:.3g}",
+                )
+                for r in resp.results
+                for h in r.events
+            ],
+        )
     else:
         print_table(
             None,
@@ -178,6 +232,25 @@ def search_cmd(
         info(hint)
     if not json_out:
         info(f"{len(resp.results)} bag(s)")
+
+
+@data_app.command("fleet")
+def fleet_cmd(
+    query: list[str] = typer.Argument(None, help="Query, e.g. event:hard_brake after:2025-01-01."),
+    by: str = typer.Option("vehicle", "--by", help="day, or a tag key: vehicle, route, driver, ..."),
+    json_out: bool = typer.Option(False, "--json", help="Print the counts as one JSON list."),
+    repo_path: Path | None = REPO_OPT,
+) -> None:
+    """Count events of the matching bags per vehicle / route / day: where the data has what you need."""
+    from toolkit.data.fleet import event_counts
+
+    counts = event_counts(_repo(repo_path).catalog, " ".join(query or []), by=by)
+    if json_out:
+        print_json(counts)
+        return
+    print_table(
+        None, [by, "event", "events", "bags", "hours"], [(c.group, c.kind, c.events, c.bags, c.hours) for c in counts]
+    )
 
 
 @data_app.command("show")
@@ -216,7 +289,10 @@ def slice_cmd(
     ),
     topics: list[str] = typer.Option([], "--topics", "-t", help="Topic glob (repeatable); default all."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="ros1, ros2 or mcap (default: the source's)."),
-    from_search: str | None = typer.Option(None, "--from-search", help="Slice every bag this query matches."),
+    from_search: str | None = typer.Option(
+        None, "--from-search", help="Slice every bag this query matches (every matched event, with event terms)."
+    ),
+    pad: str | None = typer.Option(None, "--pad", help="With --from-search event terms: widen each event, e.g. 5s."),
     split_size: str | None = typer.Option(
         None,
         "--split-size",
@@ -235,8 +311,10 @@ def slice_cmd(
         raise UserError("give a BAG or --from-search QUERY (not both)")
     split = None if split_size is None else parse_split_size(split_size)
     opts = {"start": start, "end": end, "topics": topics, "fmt": fmt, "split_bytes": split}
+    if pad is not None and from_search is None:
+        raise UserError("--pad goes with --from-search")
     if from_search is not None:
-        made = _api().slice_search(repo, from_search, out, **opts)
+        made = _api().slice_search(repo, from_search, out, pad=pad, **opts)
     else:
         made = [_api().slice_catalogued(repo, bag, out, **opts)]
     if split:

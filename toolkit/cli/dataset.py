@@ -22,7 +22,10 @@ def create_cmd(
     name: str = typer.Argument(..., help="Dataset name (lower-case, digits, . _ -)."),
     bags: list[Path] = typer.Argument(None, help="More bags (so `--from a.bag b.bag` works)."),
     from_: list[Path] = typer.Option(None, "--from", help="Bag file or rosbag2 directory (repeatable)."),
-    from_search: str | None = typer.Option(None, "--from-search", help="Use every bag a data search matches."),
+    from_search: str | None = typer.Option(
+        None, "--from-search", help="Use every bag a data search matches (with event terms: frames inside events only)."
+    ),
+    pad: str = typer.Option("0s", "--pad", help="With --from-search event terms: widen each event window, e.g. 2s."),
     topics: list[str] = typer.Option(None, "--topics", "-t", help="Topic glob (repeatable), e.g. '/cam*/image*'."),
     every: str = typer.Option("0", "--every", help="Keep at most one frame per topic per interval, e.g. 0.5s."),
     output_dir: Path | None = typer.Option(None, "--output", "-o", help="Dataset directory (default datasets/NAME)."),
@@ -44,8 +47,12 @@ def create_cmd(
     sources = [*(from_ or []), *(bags or [])]
     if bool(sources) == bool(from_search):
         raise UsageError("give bags with --from BAG... or a query with --from-search (one of them)")
+    windows = None
     if from_search:
-        sources = api.bags_from_search(from_search, repo)
+        from toolkit.bags.timebounds import parse_time_bound
+        from toolkit.datasets.create import windows_from_search
+
+        sources, windows = windows_from_search(from_search, repo, pad_ns=parse_time_bound("+" + pad.lstrip("+"), 0))
     with Progress(
         TextColumn("extracting"),
         BarColumn(),
@@ -69,6 +76,7 @@ def create_cmd(
             classes=[c.strip() for c in labels.split(",") if c.strip()],
             workers=workers or get_settings().workers,
             on_bag_done=lambda _r: progress.advance(task),
+            windows=windows,
         )
     skipped = sum(s.count for s in manifest.skipped)
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.data.catalog import CATALOG_METADATA, Catalog
+from toolkit.data.fsck import FsckReport, fsck
 from toolkit.data.ingest import (
     AddReport,
     add_bags,
@@ -32,10 +33,12 @@ __all__ = [
     "AddReport",
     "Catalog",
     "DataRepo",
+    "FsckReport",
     "SearchResponse",
     "SearchResult",
     "Sidecar",
     "add_bags",
+    "fsck",
     "init_repo",
     "lineage_chain",
     "open_repo",

@@ -234,7 +234,7 @@ class CatalogStats:
 FTS_TABLE = "catalog_text"
 # Bumped whenever the tables change: an embedded catalog with another version is rebuilt from
 # the sidecars (it is a cache), recorded in SQLite's user_version.
-CATALOG_VERSION = 5
+CATALOG_VERSION = 6  # 6: events and signals tables
 # SQLite only, like FTS: an R*Tree over GNSS bounding boxes keyed by the bags table's rowid.
 RTREE_TABLE = "catalog_gnss"
 _RTREE_DDL = f"CREATE VIRTUAL TABLE IF NOT EXISTS {RTREE_TABLE} USING rtree(id, min_lat, max_lat, min_lon, max_lon)"
@@ -327,6 +327,8 @@ class Catalog:
             conn.execute(insert(tags), tag_rows)
         _bump(conn, topic_stats, (topic_stats.c.name, topic_stats.c.type), topic_delta)
         _bump(conn, tag_stats, (tag_stats.c.key, tag_stats.c.value), tag_delta)
+        ev = _events.event_stats
+        _bump(conn, ev, (ev.c.kind, ev.c.topic), _events.insert_rows(conn, items))
         return len(items)
 
     def _delete_ids(self, conn: Connection, ids: list[str]) -> None:
@@ -340,6 +342,8 @@ class Catalog:
             tag_delta[(key, value)] -= 1
         _bump(conn, topic_stats, (topic_stats.c.name, topic_stats.c.type), topic_delta)
         _bump(conn, tag_stats, (tag_stats.c.key, tag_stats.c.value), tag_delta)
+        ev = _events.event_stats
+        _bump(conn, ev, (ev.c.kind, ev.c.topic), _events.delete_rows(conn, ids))
         # Explicit child deletes: PostgreSQL and SQLite agree without relying on cascade settings.
         conn.execute(delete(topics).where(topics.c.bag_id.in_(ids)))
         conn.execute(delete(tags).where(tags.c.bag_id.in_(ids)))
@@ -374,6 +378,9 @@ class Catalog:
             conn.execute(delete(topic_stats))
             conn.execute(delete(tag_stats))
             conn.execute(delete(sidecar_bodies))
+            conn.execute(delete(_events.events))
+            conn.execute(delete(_events.event_stats))
+            conn.execute(delete(_events.signals))
             if self.has_fts:
                 conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('delete-all')")
                 conn.exec_driver_sql(f"DELETE FROM {RTREE_TABLE}")
@@ -451,3 +458,8 @@ def sqlite_catalog_version(path: Path) -> int:
         return int(con.execute("PRAGMA user_version").fetchone()[0])
     finally:
         con.close()
+
+
+# The event and signal tables live in their own module on CATALOG_METADATA; importing it here
+# registers them before any create_all (it imports this module's names, hence the bottom).
+from toolkit.data import catalog_events as _events  # noqa: E402

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from toolkit.data.catalog import FTS_TABLE, RTREE_TABLE, bags, tag_stats, tags, topic_stats, topics
+from toolkit.data.catalog_events import event_stats, events, signals
+from toolkit.data.events import HEALTH_KINDS, KINDS
 from toolkit.data.query import And, Field, Node, Not, Or, Text
 from toolkit.errors import QueryError
 
@@ -59,6 +62,11 @@ class CompileContext:
     negated: bool = False
     in_or: bool = False
     hints: list[str] = field(default_factory=list)  # terms that alone match no bag
+    # `topic:` terms beside an `event:` term in one AND: they narrow health events to those topics.
+    event_topics: tuple[str, ...] = ()
+    # Positive event and speed terms, for listing the matching time ranges of each result.
+    event_terms: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)  # (kinds, topics)
+    speed_terms: list[tuple[str, float]] = field(default_factory=list)  # (op, m/s)
     _tag_keys: set[str] | None = None
 
     @property
@@ -363,6 +371,53 @@ def _box(lo_lat: float, hi_lat: float, lo_lon: float, hi_lon: float, ctx: Compil
     return exact
 
 
+def _event(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    _need_colon(f, "event:hard_brake")
+    kinds = tuple(k for k in KINDS if fnmatchcase(k, f.value.lower()))
+    if not kinds:
+        raise QueryError(f"event: unknown kind {f.value!r}; kinds: {', '.join(KINDS)}")
+    cond: ColumnElement[bool] = events.c.kind.in_(kinds)
+    stats = select(func.coalesce(func.sum(event_stats.c.bags), 0)).where(event_stats.c.kind.in_(kinds))
+    health = [k for k in kinds if k in HEALTH_KINDS]
+    if ctx.event_topics and health:
+        # Health events belong to a topic: a `topic:` term beside this one picks whose. Globs are
+        # resolved to the exact names in the stats first, so the probes compare equalities.
+        named = or_(*(_match(event_stats.c.topic, p) for p in ctx.event_topics))
+        found = ctx.conn.execute(select(event_stats.c.topic).where(event_stats.c.kind.in_(health), named))
+        names = sorted({r[0] for r in found})
+        cond = and_(cond, or_(events.c.kind.not_in(health), events.c.topic.in_(names)))
+        stats = stats.where(or_(event_stats.c.kind.not_in(health), event_stats.c.topic.in_(names)))
+    estimate = int(ctx.conn.execute(stats).scalar_one())
+    if not ctx.negated:
+        if estimate == 0:
+            where = f" on {' or '.join(ctx.event_topics)}" if ctx.event_topics and health else ""
+            ctx.hints.append(f"no bag has event {f.value}{where}")
+        ctx.event_terms.append((kinds, ctx.event_topics if health else ()))
+    return _member(events.c.bag_id, cond, ctx, estimate)
+
+
+_SPEED_UNITS = {"kmh": 1 / 3.6, "kph": 1 / 3.6, "mph": 0.44704, "mps": 1.0}
+
+
+def _speed(f: Field, ctx: CompileContext) -> ColumnElement[bool]:
+    op = _need_order_op(f, "speed>50kmh")
+    mps = _number(f.value, _SPEED_UNITS, "speed", "50kmh, 30mph, 12mps")
+    # Bag level: the bag's speed range reaches the value; the minutes come from its series.
+    if op in {">", ">="}:
+        cond = _compare(signals.c.max_speed_mps, op, mps)
+    elif op in {"<", "<="}:
+        cond = _compare(signals.c.min_speed_mps, op, mps)
+    else:
+        cond = and_(signals.c.max_speed_mps >= mps, signals.c.min_speed_mps <= mps)
+    if not ctx.negated:
+        ctx.speed_terms.append((op, mps))
+    sub = select(signals.c.bag_id).where(cond)
+    i = _set_term(ctx, lambda cap: _capped_count(sub, ctx, cap))
+    if ctx.correlated or (ctx.driver is not None and i != ctx.driver):
+        return exists().where(signals.c.bag_id == bags.c.id, cond)
+    return bags.c.id.in_(sub)
+
+
 FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
     "topic": _topic,
     "type": _type,
@@ -379,6 +434,8 @@ FIELDS: dict[str, Callable[[Field, CompileContext], ColumnElement[bool]]] = {
     "vehicle": _vehicle,
     "near": _near,
     "bbox": _bbox,
+    "event": _event,
+    "speed": _speed,
 }
 
 
@@ -431,7 +488,12 @@ def _probe_rank(node: Node) -> int:
 
 def compile_node(node: Node, ctx: CompileContext) -> ColumnElement[bool]:
     if isinstance(node, And):
-        return and_(*(compile_node(n, ctx) for n in sorted(node.items, key=_probe_rank)))
+        beside = tuple(n.value for n in node.items if isinstance(n, Field) and n.name == "topic")
+        was_topics, ctx.event_topics = ctx.event_topics, beside or ctx.event_topics
+        try:
+            return and_(*(compile_node(n, ctx) for n in sorted(node.items, key=_probe_rank)))
+        finally:
+            ctx.event_topics = was_topics
     if isinstance(node, Or):
         was_or, ctx.in_or = ctx.in_or, True
         try:

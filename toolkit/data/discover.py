@@ -1,23 +1,40 @@
-"""Which paths are bags: files given by name, bag files and rosbag2 directories found below directories."""
+"""Which paths are bags: files given by name, bag files and rosbag2 directories found below directories.
+
+Folders as users have them (a vehicle's USB disk) mix `.bag`, `.mcap` and loose
+`.db3` files with rosbag2 directories. A directory is one rosbag2 bag only when
+it has `metadata.yaml` or its storage files are the numbered parts of one
+recording (`NAME_0.db3`, `NAME_1.db3`, ...); otherwise each file is its own bag.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from toolkit.data.sidecar import SIDECAR_SUFFIX
 
 BAG_FILE_SUFFIXES = {".bag", ".mcap", ".db3"}
 _SKIP_DIRS = {".git", ".dvc", ".pitlane"}
+_PART = re.compile(r"^(?P<name>.+)_(?P<n>\d+)$")
 
 
 def is_rosbag2_dir(path: Path) -> bool:
-    """A rosbag2 directory: has metadata.yaml, or holds .db3 storage files (a split bag without metadata)."""
+    """A rosbag2 directory: has metadata.yaml, or its bag files are the numbered parts of one recording."""
     if not path.is_dir():
         return False
     if (path / "metadata.yaml").is_file():
         return True
-    return any(p.suffix == ".db3" for p in path.iterdir() if p.is_file())
+    files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in BAG_FILE_SUFFIXES]
+    if not files:
+        return False
+    recordings: set[tuple[str, str]] = set()
+    for f in files:
+        m = _PART.match(f.stem)
+        if m is None or f.suffix.lower() == ".bag":
+            return False
+        recordings.add((m.group("name"), f.suffix.lower()))
+    return len(recordings) == 1
 
 
 def find_bags(paths: list[Path]) -> list[Path]:

@@ -8,6 +8,7 @@ with one line and the rest of the batch goes on.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -16,12 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from toolkit import faults
 from toolkit.bags.summary import BagSummary
 from toolkit.config import get_settings
 from toolkit.cpus import usable_cpus
+from toolkit.data.derive import attach
 from toolkit.data.discover import find_bags
+from toolkit.data.events import EventsConfig, load_config
+from toolkit.data.journal import Run, disk_error, dvc_cache_partials, repo_run
 from toolkit.data.repo import BAGS_DIR, DataRepo
 from toolkit.data.sidecar import Sidecar, bag_id, read_sidecar, sidecar_path, write_sidecar
+from toolkit.data.signalfile import signals_path
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError, PitlaneError, UserError
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, path just finished)
@@ -113,16 +119,69 @@ def _content_sha256(summary: BagSummary, bag: Path) -> str:
     return h.hexdigest()
 
 
-def _copy_in(repo: DataRepo, src: Path) -> Path:
-    dest = repo.root / BAGS_DIR / src.name
-    if dest.exists():
-        raise DataRepoError(f"{src}: {BAGS_DIR}/{src.name} already exists in the repo; rename the source first")
+def _stage(src: Path, dest: Path) -> Path:
+    """Copy one bag into this run's staging area (same filesystem as `bags/`: accepted bags move by rename)."""
+    if dest.exists() or dest.is_symlink():
+        raise DataRepoError(f"{src}: another source in this batch is also named {dest.name}; rename one")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, dest)
-    else:
-        shutil.copy2(src, dest)
+    try:
+        if src.is_dir():
+            shutil.copytree(src, dest, copy_function=_copy_file)
+        else:
+            _copy_file(src, dest)
+    except OSError as exc:
+        _discard(dest)
+        raise disk_error(exc, f"{src}: cannot copy into the repo") from None
+    except shutil.Error as exc:  # copytree gathers per-file errors as (src, dst, reason)
+        _discard(dest)
+        first = exc.args[0][0] if exc.args and isinstance(exc.args[0], list) and exc.args[0] else (src, dest, exc)
+        reason = str(first[2])
+        reason = "no space left on device" if "No space left" in reason else reason.splitlines()[0][:200]
+        raise DataRepoError(f"{src}: cannot copy into the repo: {reason}") from None
     return dest
+
+
+def _copy_file(src: str | Path, dst: str | Path) -> object:
+    faults.point("add.copy_file")
+    return shutil.copy2(src, dst)
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _final_path(repo: DataRepo, run: Run, bag: Path) -> Path:
+    """Where a bag found in staging lands: `bags/` + its path below the staging copy folder."""
+    try:
+        return repo.root / BAGS_DIR / bag.relative_to(run.copy_dir)
+    except ValueError:
+        return bag
+
+
+def _source_of(staged: Path, sources: dict[Path, Path]) -> str:
+    return str(sources.get(staged, staged))
+
+
+def _move_in(staged: Path, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, final)
+
+
+def _summary_at(summary: BagSummary, staged: Path, final: Path) -> BagSummary:
+    """The index of a staged bag, its storage file paths moved to where the bag lands."""
+    if staged == final:
+        return summary
+    files: list[str] = []
+    for f in summary.files:
+        fp = Path(f)
+        try:
+            files.append(str(final / fp.relative_to(staged)) if fp != staged else str(final))
+        except ValueError:
+            files.append(f)
+    return summary.model_copy(update={"files": files, "path": str(final)})
 
 
 def _relative_summary(summary: BagSummary, repo: DataRepo, bag: Path) -> BagSummary:
@@ -139,26 +198,38 @@ def _dvc_add(repo: DataRepo, targets: list[Path]) -> dict[Path, str]:
     if not targets:
         return {}
     try:
-        repo.dvc("add", "--quiet", *[repo.rel(t) for t in targets])
+        repo.dvc("add", *[repo.rel(t) for t in targets])  # not --quiet: that hides dvc's ERROR line too
         return {}
     except ExternalToolError:
-        if len(targets) == 1:
-            raise
+        _sweep_dvc_tmp(repo)
     failed: dict[Path, str] = {}
     for t in targets:
         try:
-            repo.dvc("add", "--quiet", repo.rel(t))
+            repo.dvc("add", repo.rel(t))
         except ExternalToolError as exc:
+            _sweep_dvc_tmp(repo)
             failed[t] = str(exc)
             dvc_file = t.parent / (t.name + ".dvc")
             dvc_file.unlink(missing_ok=True)
     return failed
 
 
+def _sweep_dvc_tmp(repo: DataRepo) -> None:
+    # A failed copy into the cache (a full disk) leaves dvc's half-written temp file there.
+    for tmp in dvc_cache_partials(repo.root):
+        tmp.unlink(missing_ok=True)
+
+
 def _git_paths_for(bag: Path) -> list[Path]:
     # The slice lineage and the user's own `<bag>.pitlane.yaml` tags travel with the bag when present.
     extras = [bag.parent / (bag.name + s) for s in (".lineage.json", ".pitlane.yaml")]
-    return [sidecar_path(bag), bag.parent / (bag.name + ".dvc"), bag.parent / ".gitignore", *extras]
+    return [
+        sidecar_path(bag),
+        signals_path(bag),
+        bag.parent / (bag.name + ".dvc"),
+        bag.parent / ".gitignore",
+        *extras,
+    ]
 
 
 def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
@@ -178,21 +249,6 @@ def commit_paths(repo: DataRepo, paths: list[Path], message: str) -> str | None:
     return repo.git("rev-parse", "HEAD").strip()
 
 
-def _rollback(repo: DataRepo, bags: list[Path]) -> None:
-    """Best effort after a failed commit: no sidecar, no .dvc file, nothing staged for these bags."""
-    for bag in bags:
-        sidecar_path(bag).unlink(missing_ok=True)
-    dvc_files = [bag.parent / (bag.name + ".dvc") for bag in bags]
-    existing = [repo.rel(f) for f in dvc_files if f.exists()]
-    try:
-        if existing:
-            repo.dvc("remove", *existing)  # drops the .dvc file and its .gitignore line, keeps the data
-        paths = sorted({repo.rel(p) for bag in bags for p in _git_paths_for(bag)})
-        repo.git("reset", "-q", "--", *paths)
-    except PitlaneError:
-        pass  # the original error is the one worth reporting
-
-
 def add_bags(
     repo: DataRepo,
     paths: Sequence[Path],
@@ -202,48 +258,85 @@ def add_bags(
     workers: int = 0,
     progress: ProgressFn | None = None,
     lineage: dict[str, dict[str, object]] | None = None,
+    signals: bool = True,
+    events_config: EventsConfig | None = None,
 ) -> AddReport:
-    """Ingest bags: index -> dedupe by content -> one `dvc add` -> sidecars -> one commit -> catalog."""
-    report = AddReport()
+    """Ingest bags: (stage) -> index -> dedupe by content -> (move in) -> one `dvc add` -> sidecars -> one commit
+    -> catalog. Each change is journaled first, so a failure or a kill leaves nothing half-added."""
     user_tags = validate_tags(tags or {})
+    with repo_run(repo) as run:
+        return _add_in_run(repo, run, paths, copy, user_tags, workers, progress, lineage, signals, events_config)
+
+
+def _add_in_run(
+    repo: DataRepo,
+    run: Run,
+    paths: Sequence[Path],
+    copy: bool,
+    user_tags: dict[str, str],
+    workers: int,
+    progress: ProgressFn | None,
+    lineage: dict[str, dict[str, object]] | None,
+    signals: bool = True,
+    events_config: EventsConfig | None = None,
+) -> AddReport:
+    report = AddReport()
     candidates: list[Path] = []
+    sources: dict[Path, Path] = {}  # staged copy -> the source it came from, to name bags as the user knows them
     for given in paths:
         if not given.exists():
             report.failed.append((str(given), "no such file or directory"))
             continue
         try:
-            if not repo.is_inside(given):
-                if not copy:
-                    repo.rel(given)  # raises the "outside the data repo" error
-                given = _copy_in(repo, given)
-            else:
+            if repo.is_inside(given):
                 repo.rel(given)
+            elif not copy:
+                repo.rel(given)  # raises the "outside the data repo" error
         except DataRepoError as exc:
             report.failed.append((str(given), str(exc)))
             continue
-        candidates.extend(find_bags([given]))
+        if repo.is_inside(given):
+            candidates.extend(find_bags([given]))
+            continue
+        # Classify at the source, copy each bag on its own: one that does not fit fails alone.
+        for found in find_bags([given]):
+            inner = Path(given.name) / found.relative_to(given) if found != given else Path(given.name)
+            try:
+                staged = _stage(found, run.copy_dir / inner)
+            except DataRepoError as exc:
+                report.failed.append((str(found), str(exc)))
+                continue
+            sources[staged] = found
+            candidates.append(staged)
+            faults.point("add.staged")
 
     indexed = index_many([str(p) for p in candidates], workers=workers, progress=progress)
+    faults.point("add.indexed")
     catalog = repo.catalog
-    to_add: list[tuple[Path, Sidecar]] = []
+    to_add: list[tuple[Path, Path, Sidecar]] = []  # (where it lies now, where it is tracked, sidecar)
     seen_sha: dict[str, str] = {}
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for path_s, summary, err in indexed:
-        bag = Path(path_s)
+        here = Path(path_s)
+        bag = _final_path(repo, run, here)
+        shown = _source_of(here, sources)
         if summary is None:
-            report.failed.append((path_s, err or "cannot read bag"))
+            report.failed.append((shown, (err or "cannot read bag").replace(path_s, shown)))
             continue
-        sha = _content_sha256(summary, bag)
+        sha = _content_sha256(summary, here)
         rel = repo.rel(bag)
         existing = catalog.find_by_sha256(sha)
         if existing is not None:
-            report.already.append((path_s, existing.path))
+            report.already.append((shown, existing.path))
             continue
         if sha in seen_sha:
-            report.already.append((path_s, seen_sha[sha]))
+            report.already.append((shown, seen_sha[sha]))
+            continue
+        if bag != here and (bag.exists() or bag.is_symlink()):
+            report.failed.append((shown, f"{rel} already exists in the repo with other content; rename the source"))
             continue
         seen_sha[sha] = rel
-        summary = _relative_summary(summary.model_copy(update={"sha256": sha}), repo, bag)
+        summary = _relative_summary(_summary_at(summary.model_copy(update={"sha256": sha}), here, bag), repo, bag)
         old = sidecar_path(bag)
         keep_tags, keep_notes = ({}, "")
         if old.exists():  # the bag changed in place: keep what users wrote about it
@@ -258,22 +351,38 @@ def add_bags(
             lineage=(lineage or {}).get(rel),
             ingested_at=now,
         )
-        to_add.append((bag, sc))
+        to_add.append((here, bag, sc))
 
-    failed_dvc = _dvc_add(repo, [bag for bag, _ in to_add])
-    ok = [(bag, sc) for bag, sc in to_add if bag not in failed_dvc]
-    report.failed.extend((str(bag), reason) for bag, reason in failed_dvc.items())
+    for here, bag, sc in to_add:
+        if not sidecar_path(bag).exists():  # a bag changed in place keeps its committed sidecar's history
+            run.record("bag", sc.path, copied=here != bag)
+        if here != bag:
+            try:
+                _move_in(here, bag)
+            except OSError as exc:
+                raise disk_error(exc, f"{sc.path}: cannot move into {BAGS_DIR}/") from None
+            faults.point("add.moved")
+    if signals and to_add:
+        cfg = events_config or load_config(repo.root)
+        to_add = [(here, bag, attach(repo, bag, sc, cfg)) for here, bag, sc in to_add]
+    failed_dvc = _dvc_add(repo, [bag for _, bag, _ in to_add])
+    for bag in failed_dvc:
+        signals_path(bag).unlink(missing_ok=True)
+    ok = [(bag, sc) for _, bag, sc in to_add if bag not in failed_dvc]
+    report.failed.extend((repo.rel(bag), reason) for bag, reason in failed_dvc.items())
     if not ok:
-        return report
+        return report  # the end of the run undoes the moves of bags dvc refused
     try:
         for bag, sc in ok:
             write_sidecar(sidecar_path(bag), sc)
-        git_paths = [p for bag, _ in ok for p in _git_paths_for(bag)]
-        report.commit = commit_paths(repo, git_paths, _add_message(ok))
-    except PitlaneError:
-        _rollback(repo, [bag for bag, _ in ok])
-        raise
+            faults.point("add.sidecar")
+    except OSError as exc:
+        raise disk_error(exc, "cannot write sidecars") from None
+    git_paths = [p for bag, _ in ok for p in _git_paths_for(bag)]
+    report.commit = commit_paths(repo, git_paths, _add_message(ok))
+    faults.point("add.committed")
     catalog.upsert(sc for _, sc in ok)
+    faults.point("add.catalogued")
     report.added = [sc for _, sc in ok]
     return report
 
@@ -303,14 +412,21 @@ def resolve_bag(repo: DataRepo, ref: str) -> Sidecar:
 
 def remove_bags(repo: DataRepo, refs: Sequence[str], *, keep_file: bool = False) -> list[Sidecar]:
     """Stop tracking bags: `dvc remove` their .dvc files, delete sidecars, commit, drop catalog rows."""
+    with repo_run(repo):
+        return _remove_in_run(repo, refs, keep_file)
+
+
+def _remove_in_run(repo: DataRepo, refs: Sequence[str], keep_file: bool) -> list[Sidecar]:
     sidecars = [resolve_bag(repo, r) for r in refs]  # all resolve before anything changes
-    dvc_files = [repo.rel(repo.abs_path(sc.path + ".dvc")) for sc in sidecars]
-    args = ["remove", *([] if keep_file else ["--outs"]), *dvc_files]
-    repo.dvc(*args)
+    # A rerun after a kill finds some .dvc files already gone: remove what is left.
+    dvc_files = [repo.rel(f) for sc in sidecars if (f := repo.abs_path(sc.path + ".dvc")).exists()]
+    if dvc_files:
+        repo.dvc("remove", *([] if keep_file else ["--outs"]), *dvc_files)
     paths: list[Path] = []
     for sc in sidecars:
         bag = repo.abs_path(sc.path)
         sidecar_path(bag).unlink(missing_ok=True)
+        signals_path(bag).unlink(missing_ok=True)
         paths.extend(_git_paths_for(bag))
     names = ", ".join(sc.path for sc in sidecars)
     commit_paths(repo, paths, f"data: remove {names}")
@@ -338,6 +454,11 @@ def validate_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def tag_bag(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence[str] = ()) -> Sidecar:
+    with repo_run(repo):
+        return _tag_in_run(repo, ref, set_tags, remove)
+
+
+def _tag_in_run(repo: DataRepo, ref: str, set_tags: dict[str, str], remove: Sequence[str]) -> Sidecar:
     sc = resolve_bag(repo, ref)
     validate_tags(set_tags)
     missing = [k for k in remove if k not in sc.tags]

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolkit import faults
+from toolkit.data import journal
 from toolkit.data.catalog import CATALOG_VERSION, Catalog, sqlite_catalog_version
 from toolkit.data.sidecar import SIDECAR_SUFFIX, Sidecar, read_sidecar
 from toolkit.errors import DataRepoError, ExternalToolError, NotFoundError
 
-CACHE_DIR = ".pitlane"
+CACHE_DIR = journal.CACHE_DIR
 CATALOG_FILE = "catalog.db"
 BAGS_DIR = "bags"
 
@@ -36,13 +38,21 @@ def _tool(name: str) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    # dvc ends its errors with a support footer; the line worth showing is its last "ERROR: ...".
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and "Having any troubles?" not in ln]
+    errors = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "fatal:"))]
+    return (errors or lines)[-1] if lines else ""
 
 
 def run_tool(tool: str, args: Sequence[str], cwd: Path) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
-    proc = subprocess.run([_tool(tool), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    step = f"{tool}.{args[0] if args else ''}"
+    faults.point(f"{step}.before")
+    # The children inherit the repo lock: one orphaned by a killed parent still holds it until it ends.
+    proc = subprocess.run(
+        [_tool(tool), *args], cwd=cwd, env=env, capture_output=True, text=True, pass_fds=tuple(journal.held_fds)
+    )
+    faults.point(f"{step}.after")
     if proc.returncode != 0:
         detail = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit code {proc.returncode}"
         raise ExternalToolError(f"{tool} {args[0]} failed: {detail}")
@@ -113,6 +123,10 @@ class DataRepo:
                 # A clone has sidecars but no catalog yet: the cache rebuilds itself.
                 self._catalog.rebuild(self.sidecars())
         return self._catalog
+
+    def rebuild_catalog(self) -> int:
+        """Rebuild the catalog cache from the sidecars in the working tree."""
+        return self.catalog.rebuild(self.sidecars())
 
     def sidecar_files(self) -> list[Path]:
         """Sidecars tracked by Git or present in the tree (never inside .git/.dvc/.pitlane)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from toolkit.data.catalog import Catalog, bag_count, bags, tags, topics
 from toolkit.data.compile import FTS_ESTIMATE_CAP, NEVER_DRIVES, CompileContext, compile_query
+from toolkit.data.eventhits import EventHit, event_hits, speed_hits
 from toolkit.data.query import Node, parse
 from toolkit.errors import QueryError
 
@@ -36,6 +38,7 @@ class SearchResult(BaseModel):
     size_bytes: int
     topics: list[str]
     tags: dict[str, str]
+    events: list[EventHit] = Field(default_factory=list)  # the minutes that event/speed terms matched
 
 
 class SearchResponse(BaseModel):
@@ -128,7 +131,8 @@ def _matching_rows(conn: Connection, node: Node | None, fts: bool, limit: int) -
     return list(conn.execute(_select(compile_query(node, ctx), limit)).all()), ctx
 
 
-def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchResponse:
+def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT, root: Path | None = None) -> SearchResponse:
+    """Newest matches first. `root` (the data repo) lets speed terms list their minutes from the series."""
     if limit < 1:
         raise QueryError("--limit must be at least 1")
     node = parse(query)
@@ -147,6 +151,11 @@ def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchRe
             ):
                 tag_map[bid][key] = value
         hints = ctx.hints if not rows else []
+        start_of = {r.id: r.start_ns for r in rows}
+        hits = event_hits(conn, start_of, ctx.event_terms)
+    if root is not None and ctx.speed_terms:
+        for bid, found in speed_hits(catalog, root, start_of, ctx.speed_terms).items():
+            hits[bid] = sorted([*hits.get(bid, []), *found], key=lambda h: (h.start_ns, h.kind))
     results = [
         SearchResult(
             id=r.id,
@@ -159,6 +168,7 @@ def search(catalog: Catalog, query: str, limit: int = DEFAULT_LIMIT) -> SearchRe
             size_bytes=r.size_bytes,
             topics=topic_names[r.id],
             tags=tag_map[r.id],
+            events=hits.get(r.id, []),
         )
         for r in rows
     ]

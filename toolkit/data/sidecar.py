@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from toolkit.bags.summary import BagSummary
+from toolkit.data.eventmodel import BagEvent, SignalsInfo
 from toolkit.errors import DataRepoError
 
 SIDECAR_SUFFIX = ".pitlane.json"
@@ -29,6 +30,8 @@ class Sidecar(BaseModel):
     notes: str = ""
     lineage: dict[str, Any] | None = None  # for slices: the lineage record written by slice_bag
     ingested_at: str = ""
+    signals: SignalsInfo | None = None  # derived series (`<bag>.signals.parquet`); None: not derived
+    events: list[BagEvent] = Field(default_factory=list)  # time ranges from toolkit.data.events
 
     def all_tags(self) -> dict[str, str]:
         return {**self.summary.tags, **self.tags}

@@ -32,6 +32,31 @@ def bags_from_search(query: str, repo: Path | None = None, limit: int = 1000) ->
     return paths
 
 
+def windows_from_search(
+    query: str, repo: Path | None = None, pad_ns: int = 0, limit: int = 1000
+) -> tuple[list[Path], dict[Path, tuple[tuple[int, int], ...]]]:
+    """Bags a search returns and, when the query has event or speed terms, each bag's matched
+    time ranges widened by `pad_ns` (frames are then taken only inside them)."""
+    from toolkit.data.repo import DataRepo
+    from toolkit.data.search import search
+
+    data_repo = DataRepo.find(repo)
+    try:
+        response = search(data_repo.catalog, query, limit=limit, root=data_repo.root)
+    finally:
+        data_repo.close()
+    if not response.results:
+        hint = f" ({'; '.join(response.hints)})" if response.hints else ""
+        raise DatasetError(f"search {query!r} matched no bags{hint}")
+    paths = [data_repo.abs_path(r.path) for r in response.results]
+    windows = {
+        data_repo.abs_path(r.path).resolve(): tuple((h.start_ns - pad_ns, h.end_ns + pad_ns) for h in r.events)
+        for r in response.results
+        if r.events
+    }
+    return paths, windows
+
+
 def create_dataset(
     name: str,
     bags: Sequence[Path],
@@ -46,6 +71,7 @@ def create_dataset(
     workers: int = 0,
     on_bag_done: Callable[[BagResult], None] | None = None,
     ray_address: str | None = None,
+    windows: dict[Path, tuple[tuple[int, int], ...]] | None = None,
 ) -> tuple[mf.Manifest, vs.VersionInfo, Path]:
     """Extract frames from ``bags`` into a new dataset directory and tag it ``NAME@v1``.
 
@@ -75,7 +101,15 @@ def create_dataset(
         raise ConflictError(f"{dataset_dir} exists and is not empty")
 
     jobs = [
-        BagJob(Path(b).resolve(), dataset_dir, tuple(topics), every_ns, lidar_format, split)
+        BagJob(
+            Path(b).resolve(),
+            dataset_dir,
+            tuple(topics),
+            every_ns,
+            lidar_format,
+            split,
+            windows=(windows or {}).get(Path(b).resolve(), ()),
+        )
         for b in dict.fromkeys(Path(b) for b in bags)
     ]
     dataset_dir.mkdir(parents=True, exist_ok=True)

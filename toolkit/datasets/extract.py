@@ -139,6 +139,8 @@ class BagJob:
     split_ratios: tuple[float, float, float] = DEFAULT_SPLIT
     encode_threads: int = 2
     md5: str | None = None  # known content hash (e.g. from the data repo); computed when None
+    # Closed time ranges (ns) frames must lie in, e.g. event windows of a search; () keeps every frame.
+    windows: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -267,6 +269,8 @@ def extract_bag(job: BagJob) -> BagResult:
         with ThreadPoolExecutor(max_workers=max(job.encode_threads, 1)) as pool:
             for m in reader.messages(conns):
                 conn, t = m.connection, m.timestamp_ns
+                if job.windows and not any(a <= t <= b for a, b in job.windows):
+                    continue
                 prev = last_kept.get(conn.topic)
                 if prev is not None and job.every_ns and t - prev < job.every_ns:
                     continue

@@ -27,7 +27,7 @@ CHECKPOINTS = Path("checkpoints")
 
 def checkpoint_key(spec: ExperimentSpec) -> str:
     """Checkpoints are kept per training config: a resume never continues a run of other params."""
-    relevant = {k: v for k, v in spec.to_params().items() if k != "resources"}
+    relevant = {k: v for k, v in spec.to_params().items() if k not in ("resources", "image")}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

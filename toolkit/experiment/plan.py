@@ -25,7 +25,7 @@ CONF_DIR = "conf"
 PARAMS = "params.yaml"
 CACHE = Path(".pitlane") / "compose.json"
 # Bump when the schema, the dump format or the plan changes, so cached compositions are redone.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 
 
 @dataclass(frozen=True)

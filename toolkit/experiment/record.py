@@ -24,7 +24,7 @@ from typing import Any
 
 from toolkit.cpus import usable_cpus
 from toolkit.errors import NotFoundError, UserError
-from toolkit.experiment.envvars import COMMAND_ENV
+from toolkit.experiment.envvars import COMMAND_ENV, IMAGE_ENV
 
 RECORD = "run.json"
 HISTORY = Path(".pitlane") / "runs"
@@ -131,6 +131,22 @@ def hardware(accelerator: str | None = None) -> dict[str, Any]:
     }
 
 
+def os_release() -> str | None:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return None
+
+
+def runtime() -> dict[str, Any]:
+    """Where train ran: in the build stage's image (its id) or on the host, with the Python and OS it saw."""
+    image = os.environ.get(IMAGE_ENV)
+    return {"where": "container" if image else "host", "image": image, "python": sys.executable, "os": os_release()}
+
+
 def params_sha256(repo: Path) -> str | None:
     path = repo / "params.yaml"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
@@ -149,8 +165,9 @@ def build_record(repo: Path, spec: Any, result: Any, clock: RunClock) -> dict[st
         "environment": {
             "fingerprint": env.get("fingerprint"),
             "lock_sha256": env.get("lock_sha256"),
-            "docker": env.get("docker"),
+            "image": env.get("image"),
         },
+        "runtime": runtime(),
         "versions": versions(),
         "hardware": hardware(getattr(result, "accelerator", None)),
         "seed": spec.seed,

@@ -7,7 +7,7 @@ error naming the key and the allowed ones instead of a silently ignored value.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -77,6 +77,9 @@ class Resources(_Strict):
     gpus: int = Field(default=0, ge=0)
     gpu_type: str | None = None
     runner: list[str] = Field(default_factory=lambda: ["ubuntu-latest"])
+    runtime: Literal["container", "host"] = Field(
+        default="container", description="container: in the build stage's image when a container runtime is present"
+    )
 
     @field_validator("memory")
     @classmethod
@@ -87,6 +90,10 @@ class Resources(_Strict):
     @property
     def memory_bytes(self) -> int:
         return parse_memory(self.memory)
+
+
+class ImageSpec(_Strict):
+    base: str = Field(default="localhost/pitlane-base:bookworm", min_length=1, description="the Dockerfile's FROM")
 
 
 class StageResources(_Strict):
@@ -105,6 +112,7 @@ class ExperimentSpec(_Strict):
     model: ModelSpec = Field(default_factory=ModelSpec)
     trainer: TrainerSpec
     resources: StageResources = Field(default_factory=StageResources)
+    image: ImageSpec = Field(default_factory=ImageSpec)
 
     @field_validator("datasets")
     @classmethod

@@ -1,7 +1,7 @@
-"""build stage: the environment fingerprint, and a Docker image digest where a daemon is reachable."""
+"""build stage: the experiment image (podman or docker) and build/env.json, the environment the stages run in."""
 
-from pathlib import Path
+import sys
 
-from toolkit.experiment.fingerprint import write_environment
+from toolkit.experiment.buildstage import main
 
-write_environment(Path("build/env.json"), lock_files=[Path("requirements.txt"), Path("requirements.lock")], dockerfile=Path("Dockerfile"))
+sys.exit(main())
