@@ -248,3 +248,22 @@ class AuditHead(Base):
 # Base.metadata the whole schema for whoever imports registry.models (Alembic's env.py, the migration
 # test run on its own), not only when something else happened to import them first.
 from registry import models_links, models_runs  # noqa: E402, F401
+
+
+class TrustRoot(Base):
+    """A public key whose release signatures a project accepts (toolkit/release/signing.py).
+
+    Revoking keeps the row: versions signed before ``revoked_at`` stay verified (a rotation), later
+    ones become invalid.
+    """
+
+    __tablename__ = "trust_roots"
+    __table_args__ = (UniqueConstraint("project_id", "keyid", name="uq_trust_root"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    keyid: Mapped[str] = mapped_column(String(64))
+    public_pem: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

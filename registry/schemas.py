@@ -139,6 +139,32 @@ class VersionIn(BaseModel):
     description: str = Field(default="", max_length=10_000, description="package description if it is new")
 
 
+class SignatureOut(BaseModel):
+    """A version's signature against its project's trust roots: verified, unsigned or invalid."""
+
+    status: str
+    signer: str | None = None
+    reason: str = ""
+
+
+class TrustRootIn(BaseModel):
+    public_key: str = Field(min_length=1, max_length=2000, description="Ed25519 public key, PEM")
+
+
+class TrustRootRevokeIn(BaseModel):
+    revoked_at: datetime | None = Field(default=None, description="default: now; earlier signatures stay verified")
+
+
+class TrustRootOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    keyid: str
+    public_pem: str
+    added_at: datetime
+    added_by: str
+    revoked_at: datetime | None
+
+
 class VersionOut(BaseModel):
     project: str
     package: str
@@ -155,6 +181,7 @@ class VersionOut(BaseModel):
     deprecation_reason: str | None
     channels: list[str] = Field(default_factory=list)
     files: list[FileOut] = Field(default_factory=list)
+    signature: SignatureOut | None = None
 
 
 class PackageIn(BaseModel):

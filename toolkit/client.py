@@ -61,6 +61,7 @@ from toolkit.errors import (
     UserError,
 )
 from toolkit.partials import remove_stale_partials, work_path
+from toolkit.release.manifest import file_digests
 
 CREDENTIALS = "credentials"
 EMBEDDED_BASE = "http://pitlane.embedded"
@@ -423,8 +424,15 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
 
     # --- pull -----------------------------------------------------------
     def pull(self, ref: str, out_dir: Path) -> VersionOut:
-        """Download every file of a version into ``out_dir``, verifying each md5; all or nothing."""
+        """Download every file of a version into ``out_dir``, verifying each md5 and, where the
+        manifest records one, its sha256; all or nothing."""
         version = self.resolve(ref)
+        if version.signature is not None and version.signature.status == "invalid":
+            # The sha256s below come from the manifest: a manifest whose signature fails names nothing trustworthy.
+            raise IntegrityError(
+                f"{ref}: release signature is invalid ({version.signature.reason}); nothing was pulled"
+            )
+        sha256s = file_digests(version.manifest)
         paths = [safe_relpath(f.path) for f in version.files]  # before anything is written
         out_dir = Path(out_dir)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -441,6 +449,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 md5 = hashlib.md5(usedforsecurity=False)
+                sha = hashlib.sha256()
                 size = 0
                 with (
                     self.stream_file(version.project, version.package, version.version, f.path) as resp,
@@ -448,6 +457,7 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                 ):
                     for chunk in resp.iter_bytes(1024 * 1024):
                         md5.update(chunk)
+                        sha.update(chunk)
                         size += len(chunk)
                         fh.write(chunk)
                 faults.point("pull.file")
@@ -455,6 +465,12 @@ class RegistryClient(AbstractContextManager["RegistryClient"]):
                     raise IntegrityError(
                         f"{f.path}: downloaded bytes do not match the registry (md5 {md5.hexdigest()} != {f.md5}, "
                         f"size {size} vs {f.size}); nothing was written to {out_dir}"
+                    )
+                want = sha256s.get(f.path)
+                if want is not None and sha.hexdigest() != want:
+                    raise IntegrityError(
+                        f"{f.path}: sha256 {sha.hexdigest()} differs from the release manifest's {want}; "
+                        f"nothing was written to {out_dir}"
                     )
             if out_dir.exists():
                 out_dir.rmdir()

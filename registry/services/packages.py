@@ -25,7 +25,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.core.security import Action, Principal, Role
 from registry.models import Channel, Package, PackageFile, PackageVersion, Project, utcnow
-from registry.schemas import FileOut, VersionOut
+from registry.schemas import FileOut, SignatureOut, VersionOut
+from registry.services import signatures
 from registry.services.access import (
     authorize_package,
     authorize_project,
@@ -413,6 +414,7 @@ def set_channel(session: Session, actor: Principal, package: Package, channel: s
     target = get_version(session, actor, package, version)
     if target.deprecated_at is not None:
         raise UserError(f"{package.name}@{version} is deprecated and cannot be assigned to a channel")
+    signatures.check_channel(session, package.project, channel, f"{package.name}@{version}", target.manifest or {})
     row = session.execute(
         select(Channel).where(Channel.package_id == package.id, Channel.name == channel)
     ).scalar_one_or_none()
@@ -610,4 +612,13 @@ def resolve_out(session: Session, actor: Principal, ref: str) -> VersionOut:
         deprecated_by=head[9],
         deprecation_reason=head[10],
         files=[FileOut(path=x[15], md5=x[16], size=x[17], url=x[18]) for x in rows if x[15] is not None],
+        signature=_signature(session, head[13], head[5] or {}),
     )
+
+
+def _signature(session: Session, project_id: int, manifest: dict[str, Any]) -> SignatureOut:
+    # Unsigned manifests skip the trust-root query: resolve is the hot path.
+    if not manifest.get("signature"):
+        return SignatureOut(status="unsigned")
+    v = signatures.verdict(session, project_id, manifest)
+    return SignatureOut(status=v.status, signer=v.signer, reason=v.reason)

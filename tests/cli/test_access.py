@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -46,3 +47,20 @@ def test_projects_users_roles_and_shares() -> None:
     assert json.loads(_ok("access", "list", "--project", "perception", "--json")) == []
     me = json.loads(_ok("access", "list", "--json"))
     assert me["is_admin"] is True  # embedded mode: the local user is the admin
+
+
+def test_key_create_add_revoke_list(tmp_path: Path) -> None:
+    with connect() as client:
+        client.create_project("signing")
+    key = tmp_path / "ci.pem"
+    created = runner.invoke(app, ["access", "key", "create", str(key)])
+    assert created.exit_code == 0, created.output
+    assert runner.invoke(app, ["access", "key", "add", "signing", str(key)]).exit_code == 0
+    roots = json.loads(runner.invoke(app, ["access", "key", "list", "signing", "--json"]).stdout)
+    assert len(roots) == 1 and roots[0]["revoked_at"] is None
+    kid = roots[0]["keyid"]
+    assert kid in created.output
+    revoked = runner.invoke(app, ["access", "key", "revoke", "signing", kid])
+    assert revoked.exit_code == 0, revoked.output
+    again = runner.invoke(app, ["access", "key", "revoke", "signing", kid])
+    assert again.exit_code != 0 and "already revoked" in again.output

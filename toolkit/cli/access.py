@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from toolkit.cli import output
@@ -11,6 +13,7 @@ access_app = typer.Typer(
 )
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
 user_app = typer.Typer(help="Create and list users (registry admins).", no_args_is_help=True)
+key_app = typer.Typer(help="Release signing keys and a project's trust roots.", no_args_is_help=True)
 
 JSON_OPT = typer.Option(False, "--json", help="print one JSON document")
 ROLE_HELP = "viewer, developer, maintainer or admin"
@@ -191,7 +194,62 @@ def user_list(json_out: bool = JSON_OPT) -> None:
     output.print_table(None, ["user", "kind", "admin"], [(u.name, u.kind, "yes" if u.is_admin else "") for u in users])
 
 
+@key_app.command("create")
+def key_create(path: Path = typer.Argument(..., help="where to write the Ed25519 private key (PEM, 0600)")) -> None:
+    """Create a release signing key; prints its key id and public key (register it with `key add`)."""
+    from toolkit.release.signing import create_key
+
+    kid, pem = create_key(path)
+    output.info(f"key {kid} written to {path}; public key:")
+    output.info(pem.rstrip())
+
+
+@key_app.command("add")
+def key_add(
+    project: str = typer.Argument(...),
+    public_key: Path = typer.Argument(..., help="public key PEM file (or the private key: its public half is used)"),
+) -> None:
+    """Make a public key a trust root of a project (project admins)."""
+    from toolkit.client import connect
+    from toolkit.release.signing import load_private_key, public_pem
+
+    text = public_key.read_text()
+    pem = public_pem(load_private_key(public_key).public_key()) if "PRIVATE KEY" in text else text
+    with connect() as client:
+        root = client.request("POST", f"/projects/{project}/trust-roots", json={"public_key": pem}).json()
+    output.info(f"trust root {root['keyid']} added to {project}")
+
+
+@key_app.command("revoke")
+def key_revoke(
+    project: str = typer.Argument(...),
+    keyid: str = typer.Argument(...),
+    at: str | None = typer.Option(None, "--at", help="ISO time from which its signatures are invalid (default: now)"),
+) -> None:
+    """Revoke a trust root: what it signed before the revocation time stays verified (a rotation)."""
+    from toolkit.client import connect
+
+    with connect() as client:
+        root = client.request("POST", f"/projects/{project}/trust-roots/{keyid}/revoke", json={"revoked_at": at}).json()
+    output.info(f"trust root {keyid} of {project} revoked at {root['revoked_at']}")
+
+
+@key_app.command("list")
+def key_list(project: str = typer.Argument(...), json_out: bool = JSON_OPT) -> None:
+    """A project's trust roots."""
+    from toolkit.client import connect
+
+    with connect() as client:
+        roots = client.request("GET", f"/projects/{project}/trust-roots").json()
+    if json_out:
+        output.print_json(roots)
+        return
+    for r in roots:
+        output.info(f"{r['keyid']}  added {r['added_at']} by {r['added_by']}  revoked {r['revoked_at'] or '-'}")
+
+
 def register(app: typer.Typer) -> None:
+    access_app.add_typer(key_app, name="key")
     access_app.add_typer(project_app, name="project")
     access_app.add_typer(user_app, name="user")
     app.add_typer(access_app, name="access")

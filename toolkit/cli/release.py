@@ -22,6 +22,9 @@ def release_command(
         False, "--assign-only", help="only assign --channel to the existing version (no new version)"
     ),
     repo: Path = typer.Option(Path("."), "--repo", help="experiment repository"),
+    sign_key: Path | None = typer.Option(
+        None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest with (default: $PITLANE_SIGNING_KEY)"
+    ),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Release NAME@VERSION: manifest in an annotated tag, files pushed to the DVC remote."""
@@ -37,13 +40,23 @@ def release_command(
         else:
             output.info(f"assigned {channel}: {stage}")
         return
-    result = release(name, version, repo=repo, files=files or None, channel=channel, push=push, run_record=run_record)
+    result = release(
+        name,
+        version,
+        repo=repo,
+        files=files or None,
+        channel=channel,
+        push=push,
+        run_record=run_record,
+        signing_key=sign_key,
+    )
     if json_out:
         output.print_json(
             {"tag": result.tag, "stage_tag": result.stage_tag, "pushed": result.pushed, "manifest": result.manifest}
         )
         return
-    output.info(f"released {result.tag} at {result.manifest.commit[:12]}")
+    signed = f", signed by {result.manifest.signature['keyid']}" if result.manifest.signature else ""
+    output.info(f"released {result.tag} at {result.manifest.commit[:12]}{signed}")
     for f in result.manifest.files:
         output.info(f"  {f.path}  md5 {f.md5}  {f.size if f.size is not None else '?'} bytes")
     if result.stage_tag:

@@ -31,6 +31,7 @@ class DirEntry(BaseModel):
     relpath: str
     md5: str
     size: int | None = None
+    sha256: str | None = None
 
 
 class ManifestFile(BaseModel):
@@ -39,6 +40,8 @@ class ManifestFile(BaseModel):
     size: int | None = None
     nfiles: int | None = None
     hash: str = "md5"
+    # sha256 of a single file's bytes (a directory's are on its entries): what a signature covers.
+    sha256: str | None = None
     # For a directory (md5 "<hex>.dir"): its files, so a registry can address each
     # object without fetching the .dir listing; verify_dir_entries checks them.
     entries: list[DirEntry] | None = None
@@ -70,12 +73,21 @@ class PackageManifest(BaseModel):
     run: RunRecordRef | None = None
     deps: list[ManifestDep] = Field(default_factory=list)
     tool: str = ""
+    # {"alg": "ed25519", "keyid", "sig"} over the rest of the manifest (toolkit/release/signing.py).
+    signature: dict[str, str] | None = None
 
     model_config = {"populate_by_name": True}
 
     def to_message(self) -> str:
         """The tag message: one JSON document, keys sorted so equal manifests are equal bytes."""
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, indent=2) + "\n"
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as JSON data; an unsigned one has no ``signature`` key, as before signing existed."""
+        data = self.model_dump(mode="json", by_alias=True)
+        if data.get("signature") is None:
+            data.pop("signature", None)
+        return data
 
     @classmethod
     def from_message(cls, message: str) -> PackageManifest:
@@ -161,3 +173,17 @@ def dir_md5(entries: list[DirEntry]) -> str:
 def verify_dir_entries(file: ManifestFile) -> bool:
     """Whether a directory's listed entries are exactly the ones its DVC hash stands for."""
     return file.entries is not None and dir_md5(file.entries) == file.md5
+
+
+def file_digests(manifest: dict[str, Any]) -> dict[str, str]:
+    """path -> sha256 of every file a manifest names (directory entries as ``dir/relpath``)."""
+    found: dict[str, str] = {}
+    for f in manifest.get("files") or []:
+        if not isinstance(f, dict):
+            continue
+        if isinstance(f.get("sha256"), str):
+            found[str(f["path"])] = f["sha256"]
+        for e in f.get("entries") or []:
+            if isinstance(e, dict) and isinstance(e.get("sha256"), str):
+                found[f"{f['path']}/{e['relpath']}"] = e["sha256"]
+    return found

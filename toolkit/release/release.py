@@ -34,6 +34,7 @@ from toolkit.release.manifest import (
     RunRecordRef,
     summarize_run_record,
 )
+from toolkit.release.signing import configured_key, load_private_key, sha256_file, sign
 from toolkit.release.tags import open_repo, require_commit
 
 RUN_RECORD_NAME = "run.json"
@@ -172,7 +173,12 @@ def _dir_entries(root: Path, out: DvcOut) -> list[DirEntry] | None:
     if not listing.is_file():
         raise ReleaseError(f"{out.path}: DVC's listing {out.md5} is not in the local cache; run dvc pull {out.path}")
     entries = [
-        DirEntry(relpath=e["relpath"], md5=e["md5"], size=_size(root / out.path / e["relpath"]))
+        DirEntry(
+            relpath=e["relpath"],
+            md5=e["md5"],
+            size=_size(root / out.path / e["relpath"]),
+            sha256=_sha256(root / out.path / e["relpath"]),
+        )
         for e in json.loads(listing.read_text())
     ]
     return entries
@@ -180,6 +186,11 @@ def _dir_entries(root: Path, out: DvcOut) -> list[DirEntry] | None:
 
 def _size(path: Path) -> int | None:
     return path.stat().st_size if path.is_file() else None
+
+
+def _sha256(path: Path) -> str | None:
+    # _check_workspace has matched the workspace to dvc.lock, so these are the released bytes.
+    return sha256_file(path) if path.is_file() else None
 
 
 def _upstream_deps(lock: DvcLock, files: list[DvcOut]) -> list[ManifestDep]:
@@ -301,6 +312,7 @@ def release(
     push: bool = True,
     run_record: str | None = None,
     rev: str = "HEAD",
+    signing_key: Path | None = None,
 ) -> ReleaseResult:
     """Publish ``NAME@VERSION`` from an experiment repo; see the module docstring for the order."""
     tag = grammar.version_tag(name, version)
@@ -318,6 +330,8 @@ def release(
     chosen = _resolve_files(root, files, lock, outs)
     _check_workspace(root, chosen)
     run_ref, run_dvc_path = _run_record(root, run_record, outs)
+    key_path = signing_key or configured_key()
+    private = load_private_key(key_path) if key_path else None  # a bad key fails before anything is pushed
     manifest = PackageManifest(
         name=name,
         version=tag.split("@", 1)[1],
@@ -327,7 +341,13 @@ def release(
         created_by=_identity(git),
         files=[
             ManifestFile(
-                path=o.path, md5=o.md5, size=o.size, nfiles=o.nfiles, hash=o.hash_name, entries=_dir_entries(root, o)
+                path=o.path,
+                md5=o.md5,
+                size=o.size,
+                nfiles=o.nfiles,
+                hash=o.hash_name,
+                entries=_dir_entries(root, o),
+                sha256=None if o.is_dir else _sha256(root / o.path),
             )
             for o in chosen
         ],
@@ -335,6 +355,8 @@ def release(
         deps=_upstream_deps(lock, chosen),
         tool=f"pitlane {__version__}",
     )
+    if private is not None:
+        manifest.signature = sign(manifest.to_dict(), private)
     if push:
         targets = [o.path for o in chosen] + ([run_dvc_path] if run_dvc_path else [])
         _check(_run(["dvc", "push", "-q", *targets], root), "dvc push")

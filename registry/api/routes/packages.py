@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from registry.api.deps import CurrentPrincipal, SessionDep, get_database, principal_from_request
 from registry.core.policy import policy_of
@@ -16,17 +17,22 @@ from registry.schemas import (
     FileOut,
     PackageIn,
     PackageOut,
+    SignatureOut,
     VersionIn,
     VersionOut,
 )
 from registry.services import packages as svc
+from registry.services import signatures
 from registry.services.storage import open_stream
 from toolkit.errors import NotFoundError
 
 router = APIRouter(tags=["packages"])
 
 
-def version_out(v: PackageVersion, package: Package, channels: list[str] | None = None) -> VersionOut:
+def version_out(
+    v: PackageVersion, package: Package, channels: list[str] | None = None, session: Session | None = None
+) -> VersionOut:
+    verdict = signatures.verdict(session, package.project_id, v.manifest or {}) if session is not None else None
     return VersionOut(
         project=package.project.name,
         package=package.name,
@@ -43,6 +49,9 @@ def version_out(v: PackageVersion, package: Package, channels: list[str] | None 
         deprecation_reason=v.deprecation_reason,
         channels=channels or [],
         files=[FileOut.model_validate(f) for f in v.files],
+        signature=SignatureOut(status=verdict.status, signer=verdict.signer, reason=verdict.reason)
+        if verdict
+        else None,
     )
 
 
@@ -127,7 +136,7 @@ def list_versions(project: str, name: str, principal: CurrentPrincipal, session:
     by_version: dict[str, list[str]] = {}
     for ch, ver in svc.channels_of(session, pkg):
         by_version.setdefault(ver, []).append(ch.name)
-    return [version_out(v, pkg, by_version.get(v.version)) for v in svc.list_versions(session, principal, pkg)]
+    return [version_out(v, pkg, by_version.get(v.version), session) for v in svc.list_versions(session, principal, pkg)]
 
 
 @router.post(
@@ -163,7 +172,7 @@ def publish(
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     v = result.version
     pkg = svc.get_package(session, principal, project, name)
-    return version_out(v, pkg)
+    return version_out(v, pkg, session=session)
 
 
 @router.get("/projects/{project}/packages/{name}/versions/{version}", response_model=VersionOut)
@@ -171,7 +180,7 @@ def get_version(project: str, name: str, version: str, principal: CurrentPrincip
     pkg = svc.get_package(session, principal, project, name)
     v = svc.get_version(session, principal, pkg, version)
     chans = [c.name for c, ver in svc.channels_of(session, pkg) if ver == v.version]
-    return version_out(v, pkg, chans)
+    return version_out(v, pkg, chans, session)
 
 
 @router.post("/projects/{project}/packages/{name}/versions/{version}/deprecate", response_model=VersionOut)

@@ -6,8 +6,17 @@ from fastapi import APIRouter, status
 
 from registry.api.deps import CurrentPrincipal, SessionDep
 from registry.models import Project
-from registry.schemas import ProjectIn, ProjectOut, ProtectedChannelsIn, UserIn, UserOut
-from registry.services import access
+from registry.schemas import (
+    ProjectIn,
+    ProjectOut,
+    ProtectedChannelsIn,
+    TrustRootIn,
+    TrustRootOut,
+    TrustRootRevokeIn,
+    UserIn,
+    UserOut,
+)
+from registry.services import access, signatures
 
 router = APIRouter(tags=["projects"])
 
@@ -52,6 +61,26 @@ def set_protected_channels(
     access.set_protected_channels(session, principal, p, body.channels)
     role = principal.role_in(p.id)
     return project_out(p, role.value if role else None)
+
+
+@router.get("/projects/{project}/trust-roots", response_model=list[TrustRootOut])
+def list_trust_roots(project: str, principal: CurrentPrincipal, session: SessionDep) -> list[TrustRootOut]:
+    p = access.get_project(session, principal, project)
+    return [TrustRootOut.model_validate(r) for r in signatures.list_roots(session, p)]
+
+
+@router.post("/projects/{project}/trust-roots", response_model=TrustRootOut, status_code=status.HTTP_201_CREATED)
+def add_trust_root(project: str, body: TrustRootIn, principal: CurrentPrincipal, session: SessionDep) -> TrustRootOut:
+    p = access.get_project(session, principal, project)
+    return TrustRootOut.model_validate(signatures.add_root(session, principal, p, body.public_key))
+
+
+@router.post("/projects/{project}/trust-roots/{keyid}/revoke", response_model=TrustRootOut)
+def revoke_trust_root(
+    project: str, keyid: str, body: TrustRootRevokeIn, principal: CurrentPrincipal, session: SessionDep
+) -> TrustRootOut:
+    p = access.get_project(session, principal, project)
+    return TrustRootOut.model_validate(signatures.revoke_root(session, principal, p, keyid, body.revoked_at))
 
 
 @router.get("/users", response_model=list[UserOut], tags=["access"])
