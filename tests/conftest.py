@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,18 @@ def git_repo(tmp_path: Path) -> Path:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None or os.path.exists(tool)
+
+
+@contextmanager
+def mounted_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A size-limited tmpfs at ``where`` for disk-full tests (they run as root, as the test machines do).
+
+    Mounting failing is an error, not a skip: the disk-full behaviour would otherwise go untested."""
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.fail(f"disk-full tests mount a tmpfs and need root: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

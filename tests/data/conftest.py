@@ -5,9 +5,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import BAGS
+from toolkit.cli.main import app
 from toolkit.data.repo import DataRepo, init_repo
+
+_runner = CliRunner()
+
+
+def pitlane(*args: str, code: int = 0) -> tuple[str, str]:
+    """``pitlane ARGS`` in-process; asserts the exit code and that no traceback reached the user."""
+    result = _runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout, result.stderr
 
 
 @pytest.fixture

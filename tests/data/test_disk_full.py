@@ -9,44 +9,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import BAGS
-from tests.data.conftest import git_status
-from toolkit.cli.main import app
+from tests.conftest import BAGS, mounted_tmpfs
+from tests.data.conftest import git_status, pitlane
 from toolkit.data.ingest import add_bags
 from toolkit.data.journal import dvc_cache_partials
 from toolkit.data.repo import DataRepo, init_repo
 
-runner = CliRunner()
 BIG = BAGS / "sensors" / "luminar_pointcloud.bag"  # 3.8 MB
 SMALL = BAGS / "ros1" / "fake_sensors_sample.bag"
 
 
-def pitlane(*args: str, code: int = 0) -> tuple[str, str]:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    return result.stdout, result.stderr
-
-
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "fs", "24m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def leave_free(fs: Path, free: int) -> Path:

@@ -14,8 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import BAGS
-from tests.data.conftest import git_status, head
-from toolkit.cli.main import app
+from tests.data.conftest import git_status, head, pitlane
 from toolkit.data.ingest import add_bags
 from toolkit.data.journal import JOURNAL_NAME
 from toolkit.data.repo import DataRepo, init_repo
@@ -23,14 +22,6 @@ from toolkit.partials import pid_alive
 
 runner = CliRunner()
 SPLIT = BAGS / "ros2_sqlite3" / "wbag_split5"
-
-
-def pitlane(*args: str, code: int = 0) -> tuple[str, str]:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    return result.stdout, result.stderr
 
 
 def dead_pid() -> int:
