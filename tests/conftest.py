@@ -80,3 +80,27 @@ def mounted_tmpfs(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _tracked_and_new_files(repo: Path) -> list[str]:
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    ).stdout
+    return [name for name in listing.decode().split("\0") if name and (repo / name).is_file()]
+
+
+def fresh_clone(source: Path, target: Path) -> Path:
+    """A new repository holding the working tree as it is now (committed or not), as one commit."""
+    target.mkdir(parents=True)
+    for name in _tracked_and_new_files(source):
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, dest)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@pitlane.local"}
+    env |= {"GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@pitlane.local"}
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "fresh clone"]):
+        subprocess.run(["git", *cmd], cwd=target, check=True, env=env, capture_output=True)
+    return target

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BAGS
+from tests.conftest import BAGS, fresh_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,15 +32,8 @@ WHERE = "import toolkit, registry; print(toolkit.__file__, registry.__file__)"
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    src = tmp_path_factory.mktemp("src") / "pitlane"
-    # Build from the tracked files (as a clone would), not from whatever lies in this working tree.
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
-    ).stdout.decode()
-    for name in filter(None, listing.split("\0")):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
+    # Build from the files a clone would hold (tracked or new, as they are now), not whatever else lies here.
+    src = fresh_clone(ROOT, tmp_path_factory.mktemp("src") / "pitlane")
     subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(src)], check=True, capture_output=True, timeout=600
     )

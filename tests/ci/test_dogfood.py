@@ -28,33 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_clone
+
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 UNPRIVILEGED = 65534  # nobody
-
-
-def _tracked_and_new_files(repo: Path) -> list[str]:
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    ).stdout
-    return [name for name in listing.decode().split("\0") if name and (repo / name).is_file()]
-
-
-def fresh_clone(source: Path, target: Path) -> Path:
-    """A new repository holding the working tree as it is now (committed or not), as one commit."""
-    target.mkdir(parents=True)
-    for name in _tracked_and_new_files(source):
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / name, dest)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@pitlane.local"}
-    env |= {"GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@pitlane.local"}
-    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "fresh clone"]):
-        subprocess.run(["git", *cmd], cwd=target, check=True, env=env, capture_output=True)
-    return target
 
 
 def _as_user(uid: int) -> list[str]:
